@@ -1,0 +1,1 @@
+return PioFvlm.Bench.Cli.Run(args);
