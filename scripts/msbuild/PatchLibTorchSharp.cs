@@ -34,7 +34,7 @@ public sealed class PatchLibTorchSharp : Task
             try
             {
                 string result = MarkWeak(path);
-                Log.LogMessage(MessageImportance.High, $"PatchLibTorchSharp: {path}: {result}");
+                Log.LogMessage(result.StartsWith("patched") ? MessageImportance.High : MessageImportance.Low, $"PatchLibTorchSharp: {path}: {result}");
             }
             catch (Exception e)
             {
