@@ -1,11 +1,47 @@
+using PioFvlm.Bench.Commands;
+
 namespace PioFvlm.Bench;
 
-/// <summary>The pio-fvlm command line: one verb per subcommand.</summary>
+/// <summary>The pio-fvlm command line: one verb per subcommand, each in Commands/.</summary>
 public static class Cli
 {
+    static readonly (string Verb, string Summary, Func<string[], int> Run)[] Verbs =
+    {
+        ("inspect", "inspect PATH [--verify] [--json]: tensors, bytes, dtypes and config of a checkpoint", InspectCommand.Run),
+        ("io-throughput", "io-throughput [GB] [DIR]: write and read back a large safetensors file, print GB/s", Micro.SafetensorsThroughput.Run),
+    };
+
     public static int Run(string[] args)
     {
-        Console.Error.WriteLine("usage: pio-fvlm <inspect> ...");
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            PrintUsage(Console.Out);
+            return args.Length == 0 ? 2 : 0;
+        }
+        foreach (var (verb, _, run) in Verbs)
+        {
+            if (verb != args[0]) continue;
+            try
+            {
+                return run(args[1..]);
+            }
+            catch (UsageException e)
+            {
+                Console.Error.WriteLine($"pio-fvlm {verb}: {e.Message}");
+                return 2;
+            }
+        }
+        Console.Error.WriteLine($"pio-fvlm: unknown command '{args[0]}'.");
+        PrintUsage(Console.Error);
         return 2;
     }
+
+    static void PrintUsage(TextWriter w)
+    {
+        w.WriteLine("usage: pio-fvlm <command> [options]");
+        foreach (var (_, summary, _) in Verbs) w.WriteLine("  " + summary);
+    }
 }
+
+/// <summary>Bad command-line arguments; the message says which and what is expected.</summary>
+public sealed class UsageException(string message) : Exception(message);
