@@ -88,6 +88,14 @@ public sealed class Attention : nn.Module<AttentionInput, Tensor>
         if (t < l)
             throw new ArgumentException($"Attention.Attend: {l} queries but only {t} keys; queries must be the last positions of the keys");
         using var _ = NewDisposeScope();
+        if (kvHeads != heads && l == 1 && kernel == AttentionKernel.Sdpa)
+        {
+            // One query sees every key, so no mask: fold each kv head's query group into the query axis
+            // ([B, Hkv, groups, D]) instead of copying the whole cache groups times.
+            long b = query.shape[0], d = query.shape[3], groups = heads / kvHeads;
+            var folded = nn.functional.scaled_dot_product_attention(query.reshape(b, kvHeads, groups, d), key, value);
+            return folded.reshape(b, heads, 1, value.shape[3]).MoveToOuterDisposeScope();
+        }
         if (kvHeads != heads)
         {
             long groups = heads / kvHeads;

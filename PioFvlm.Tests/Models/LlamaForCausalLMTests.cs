@@ -180,6 +180,21 @@ public sealed class LlamaForCausalLMTests
     }
 
     [Test]
+    public void ModelBuiltInsideADisposeScope_OutlivesIt()
+    {
+        using var ng = no_grad();
+        LlamaForCausalLM lm;
+        using (NewDisposeScope())
+            lm = TinyLlama.Create(TinyLlama.Mha);
+        using (lm)
+        using (NewDisposeScope())
+        {
+            var logits = lm.Step(tensor(new long[] { 1, 2, 3 }, [1, 3]), 0, null);
+            Assert.That(logits.isfinite().all().item<bool>(), Is.True);
+        }
+    }
+
+    [Test]
     public void TextModelInputWithWrongWidth_Throws()
     {
         using var _ = NewDisposeScope();

@@ -15,6 +15,7 @@ public sealed class AttentionTests
     [TestCase(3, 7, 4, TestName = "Attend_SdpaEqualsEager_ChunkShorterThanKeys")]
     [TestCase(6, 6, 2, TestName = "Attend_SdpaEqualsEager_GqaFull")]
     [TestCase(3, 7, 2, TestName = "Attend_SdpaEqualsEager_GqaChunk")]
+    [TestCase(1, 7, 2, TestName = "Attend_SdpaEqualsEager_GqaDecode")]
     [TestCase(1, 7, 1, TestName = "Attend_SdpaEqualsEager_MqaDecode")]
     public void Attend_SdpaEqualsEager(int queries, int keys, int kvHeads)
     {
