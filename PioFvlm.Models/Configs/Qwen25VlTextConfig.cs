@@ -28,9 +28,6 @@ public sealed record Qwen25VlTextConfig
     public required IReadOnlyList<int> EosTokenIds { get; init; }
     public required double AttentionDropout { get; init; }
 
-    /// <summary>Informational: the model refuses <c>use_sliding_window: true</c>, so every layer is full causal.</summary>
-    public int? SlidingWindow { get; init; }
-
     public int NumKeyValueGroups => NumAttentionHeads / NumKeyValueHeads;
 
     /// <summary>Core sizes are required: HF's class defaults describe the 72B model, a silent trap for a 7B file.</summary>
@@ -53,6 +50,7 @@ public sealed record Qwen25VlTextConfig
             throw t.Error("rope_scaling.mrope_section",
                 $"expected three positive sections summing to head_dim/2 = {resolvedHeadDim / 2}, got [{string.Join(", ", section)}]");
 
+        // sliding_window / max_window_layers only matter with use_sliding_window, which is refused.
         if (t.Bool("use_sliding_window", false))
             throw t.Error("use_sliding_window", "sliding-window attention is not implemented; every layer runs full causal attention");
 
@@ -74,7 +72,6 @@ public sealed record Qwen25VlTextConfig
             BosTokenId = t.NullableInt("bos_token_id", null),
             EosTokenIds = t.IntOrIntList("eos_token_id", []),
             AttentionDropout = t.Double("attention_dropout", 0.0),
-            SlidingWindow = t.NullableInt("sliding_window", 4096),
         };
     }
 }
