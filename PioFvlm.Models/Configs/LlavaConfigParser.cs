@@ -31,41 +31,32 @@ internal static class LlavaConfigParser
         var imageTokenId = root.Has("image_token_id") ? root.Int("image_token_id", 32000) : root.Int("image_token_index", 32000);
         var tie = textReader.Has("tie_word_embeddings") ? text.TieWordEmbeddings : root.Bool("tie_word_embeddings", text.TieWordEmbeddings);
 
-        var common = new
-        {
-            Text = text,
-            Vision = vision,
-            ImageTokenId = imageTokenId,
-            PadTokenId = root.NullableInt("pad_token_id", null) ?? text.PadTokenId,
-            FeatureLayers = featureLayers,
-            Strategy = strategy,
-            Act = root.String("projector_hidden_act", "gelu"),
-            Bias = root.Bool("multimodal_projector_bias", true),
-            ImageSeqLength = root.PositiveInt("image_seq_length", 576),
-            Tie = tie,
-            DType = root.DType(),
-        };
+        var padTokenId = root.NullableInt("pad_token_id", null) ?? text.PadTokenId;
+        var act = root.String("projector_hidden_act", "gelu");
+        var bias = root.Bool("multimodal_projector_bias", true);
+        var imageSeqLength = root.PositiveInt("image_seq_length", 576);
+        var dtype = root.DType();
 
         if (family == VlmFamily.Llava)
             return new LlavaConfig
             {
-                SourcePath = root.File, ModelType = modelType, Architectures = architectures, CheckpointDType = common.DType,
-                Layout = LlavaLayout.Hf, Text = common.Text, Vision = common.Vision, ImageTokenId = common.ImageTokenId,
-                PadTokenId = common.PadTokenId, VisionFeatureLayers = common.FeatureLayers,
-                VisionFeatureSelectStrategy = common.Strategy, ProjectorHiddenAct = common.Act, ProjectorBias = common.Bias,
-                ProjectorInputSize = vision.HiddenSize * featureLayers.Count, ImageSeqLength = common.ImageSeqLength,
-                TieWordEmbeddings = common.Tie,
+                SourcePath = root.File, ModelType = modelType, Architectures = architectures, CheckpointDType = dtype,
+                Layout = LlavaLayout.Hf, Text = text, Vision = vision, ImageTokenId = imageTokenId,
+                PadTokenId = padTokenId, VisionFeatureLayers = featureLayers,
+                VisionFeatureSelectStrategy = strategy, ProjectorHiddenAct = act, ProjectorBias = bias,
+                ProjectorInputSize = vision.HiddenSize * featureLayers.Count, ImageSeqLength = imageSeqLength,
+                TieWordEmbeddings = tie,
             };
 
         var pinpoints = root.NullableIntPairs("image_grid_pinpoints");
         return new LlavaNextConfig
         {
-            SourcePath = root.File, ModelType = modelType, Architectures = architectures, CheckpointDType = common.DType,
-            Layout = LlavaLayout.Hf, Text = common.Text, Vision = common.Vision, ImageTokenId = common.ImageTokenId,
-            PadTokenId = common.PadTokenId, VisionFeatureLayers = common.FeatureLayers,
-            VisionFeatureSelectStrategy = common.Strategy, ProjectorHiddenAct = common.Act, ProjectorBias = common.Bias,
-            ProjectorInputSize = vision.HiddenSize * featureLayers.Count, ImageSeqLength = common.ImageSeqLength,
-            TieWordEmbeddings = common.Tie,
+            SourcePath = root.File, ModelType = modelType, Architectures = architectures, CheckpointDType = dtype,
+            Layout = LlavaLayout.Hf, Text = text, Vision = vision, ImageTokenId = imageTokenId,
+            PadTokenId = padTokenId, VisionFeatureLayers = featureLayers,
+            VisionFeatureSelectStrategy = strategy, ProjectorHiddenAct = act, ProjectorBias = bias,
+            ProjectorInputSize = vision.HiddenSize * featureLayers.Count, ImageSeqLength = imageSeqLength,
+            TieWordEmbeddings = tie,
             // HF reads each entry as [height, width].
             ImageGridPinpoints = pinpoints == null
                 ? LlavaNextConfig.DefaultGridPinpoints
@@ -102,22 +93,18 @@ internal static class LlavaConfigParser
         if (!SupportedAspectRatios.Contains(aspect))
             throw root.Error("image_aspect_ratio", $"'{aspect}' is not supported (supported: {string.Join(", ", SupportedAspectRatios)})");
 
-        var common = new
-        {
-            ImageTokenId = ResearchImageTokenId,
-            FeatureLayers = new[] { selectLayer },
-            UseStartEnd = root.Bool("mm_use_im_start_end", false),
-            DType = root.DType(),
-        };
+        int[] selectLayers = [selectLayer];
+        var useStartEnd = root.Bool("mm_use_im_start_end", false);
+        var dtype = root.DType();
 
         if (aspect != "anyres")
             return new LlavaConfig
             {
-                SourcePath = root.File, ModelType = modelType, Architectures = architectures, CheckpointDType = common.DType,
+                SourcePath = root.File, ModelType = modelType, Architectures = architectures, CheckpointDType = dtype,
                 Layout = LlavaLayout.Research, Text = text, Vision = null, VisionTowerName = tower,
-                ImageTokenId = common.ImageTokenId, PadTokenId = text.PadTokenId, VisionFeatureLayers = common.FeatureLayers,
+                ImageTokenId = ResearchImageTokenId, PadTokenId = text.PadTokenId, VisionFeatureLayers = selectLayers,
                 VisionFeatureSelectStrategy = strategy, ProjectorHiddenAct = "gelu", ProjectorBias = true,
-                ProjectorInputSize = mmHidden, ImageAspectRatio = aspect, UseImageStartEnd = common.UseStartEnd,
+                ProjectorInputSize = mmHidden, ImageAspectRatio = aspect, UseImageStartEnd = useStartEnd,
                 TieWordEmbeddings = text.TieWordEmbeddings,
             };
 
@@ -128,11 +115,11 @@ internal static class LlavaConfigParser
             ?? throw root.Error("image_grid_pinpoints", "required when image_aspect_ratio is 'anyres'");
         return new LlavaNextConfig
         {
-            SourcePath = root.File, ModelType = modelType, Architectures = architectures, CheckpointDType = common.DType,
+            SourcePath = root.File, ModelType = modelType, Architectures = architectures, CheckpointDType = dtype,
             Layout = LlavaLayout.Research, Text = text, Vision = null, VisionTowerName = tower,
-            ImageTokenId = common.ImageTokenId, PadTokenId = text.PadTokenId, VisionFeatureLayers = common.FeatureLayers,
+            ImageTokenId = ResearchImageTokenId, PadTokenId = text.PadTokenId, VisionFeatureLayers = selectLayers,
             VisionFeatureSelectStrategy = strategy, ProjectorHiddenAct = "gelu", ProjectorBias = true,
-            ProjectorInputSize = mmHidden, ImageAspectRatio = aspect, UseImageStartEnd = common.UseStartEnd,
+            ProjectorInputSize = mmHidden, ImageAspectRatio = aspect, UseImageStartEnd = useStartEnd,
             TieWordEmbeddings = text.TieWordEmbeddings,
             // The research code reads each entry as [width, height].
             ImageGridPinpoints = CheckPinpoints(root, pinpoints.Select(p => new ImageResolution(p.Second, p.First)).ToArray()),
