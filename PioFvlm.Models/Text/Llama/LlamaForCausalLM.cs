@@ -1,3 +1,4 @@
+using PioFvlm.Core.Generation;
 using PioFvlm.Core.Nn;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -13,7 +14,7 @@ namespace PioFvlm.Models.Text.Llama;
 /// <see cref="Logits"/>) so a VLM can splice image features into the embeddings and prune between layers.
 /// Run it under the caller's <c>torch.no_grad()</c>.
 /// </summary>
-public sealed class LlamaForCausalLM : nn.Module<TextModelInput, Tensor>
+public sealed class LlamaForCausalLM : nn.Module<TextModelInput, Tensor>, IDecoderStack
 {
     [ComponentName(Name = "model")] private readonly LlamaModel _model;
     [ComponentName(Name = "lm_head")] private readonly Linear _lmHead;

@@ -1,0 +1,20 @@
+using PioFvlm.Core.Generation;
+
+namespace PioFvlm.Core.Pruning;
+
+/// <summary>
+/// The intra-LLM insertion point: called by the prefill loop between decoder layers r-1 and r (r = LayersDone,
+/// 1-based count of layers already run) for every r that <see cref="PrunesAfter"/> names. Prefill only; decode never
+/// calls it. The model owns the call site (TorchSharp's forward() bypasses hooks).
+/// </summary>
+public interface IPrefillPruner
+{
+    /// <summary>Whether a stage runs after <paramref name="layersDone"/> layers.</summary>
+    bool PrunesAfter(int layersDone);
+
+    /// <summary>
+    /// Returns the new state (the same object when nothing is pruned). The returned tensors must be new tensors or the
+    /// input ones; the loop disposes the old ones it no longer needs.
+    /// </summary>
+    PrefillState Prune(PrefillState state, IDecoderStack decoder);
+}

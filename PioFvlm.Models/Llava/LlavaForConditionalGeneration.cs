@@ -1,0 +1,60 @@
+using PioFvlm.Core.Generation;
+using PioFvlm.Models.Text.Llama;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PioFvlm.Models.Llava;
+
+/// <summary>
+/// LLaVA-1.5 (HF LlavaForConditionalGeneration). Child names follow the HF "legacy" on-disk layout, so the state-dict
+/// keys are <c>vision_tower.vision_model.*</c>, <c>multi_modal_projector.*</c>, <c>language_model.model.*</c> and
+/// <c>language_model.lm_head.weight</c>; other layouts are renamed on load (<see cref="LlavaKeyMaps"/>).
+/// Run it under <c>torch.no_grad()</c> (never inference_mode: the pruning engine needs autograd on tensors made here).
+/// </summary>
+public sealed class LlavaForConditionalGeneration : nn.Module
+{
+    [ComponentName(Name = "vision_tower")] private readonly ClipVisionTower _visionTower;
+    [ComponentName(Name = "multi_modal_projector")] private readonly LlavaProjector _projector;
+    [ComponentName(Name = "language_model")] private readonly LlamaForCausalLM _languageModel;
+
+    public LlavaArchitecture Architecture { get; }
+    public ClipVisionTower VisionTower => _visionTower;
+    public LlavaProjector Projector => _projector;
+    public LlamaForCausalLM LanguageModel => _languageModel;
+
+    public LlavaForConditionalGeneration(LlavaArchitecture architecture, Device? device = null, ScalarType dtype = ScalarType.Float32)
+        : base(nameof(LlavaForConditionalGeneration))
+    {
+        Architecture = architecture;
+        _visionTower = new ClipVisionTower(architecture.Vision, architecture.Selection, device);
+        int projectorIn = architecture.Vision.Hidden * architecture.Selection.Layers.Count;
+        _projector = new LlavaProjector(projectorIn, architecture.Text.HiddenSize, architecture.ProjectorBias, device);
+        _languageModel = new LlamaForCausalLM("language_model", architecture.Text, device, dtype);
+        RegisterComponents();
+        if (dtype != ScalarType.Float32) this.to(dtype);
+    }
+
+    /// <summary>Pixel values [n, 3, S, S] → projected image features [n, tokens, hidden] in the decoder's dtype.</summary>
+    public Tensor EncodeImages(Tensor pixelValues)
+    {
+        using var _ = NewDisposeScope();
+        var w = _projector.parameters().First();
+        var features = _visionTower.forward(pixelValues.to(w.dtype, w.device));
+        return _projector.forward(features).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Splices per-image features [n, tokens, hidden] into the embedded prompt (see <see cref="ImageFeatureSplicer"/>).</summary>
+    public MultimodalSequence BuildSequence(IReadOnlyList<int> promptIds, Tensor? imageFeatures)
+    {
+        var blocks = imageFeatures is null ? Array.Empty<Tensor>()
+            : Enumerable.Range(0, (int)imageFeatures.shape[0]).Select(i => imageFeatures[i]).ToArray();
+        try
+        {
+            return ImageFeatureSplicer.Splice(promptIds, Architecture.ImageTokenId, blocks, _languageModel.Embed);
+        }
+        finally
+        {
+            foreach (var b in blocks) b.Dispose();
+        }
+    }
+}
