@@ -102,6 +102,19 @@ public class ClipVisionTowerTests
         Assert.That(count, Is.EqualTo(28_928), "llava.md §10.1 parameter count");
     }
 
+    [Test]
+    public void ClipL14At336BuildsOnMetaWithTheKnownParameterCount()
+    {
+        // 303,507,456 = CLIP ViT-L/14-336 vision model: embeddings 1,193,984 + 2 LayerNorms 4,096 + 24 × 12,596,224.
+        var tower = new ClipVisionTower(ClipVisionDims.ClipL14At336, device: new Device(DeviceType.META));
+        var sd = tower.state_dict();
+        Assert.That(sd.Values.Sum(t => t.numel()), Is.EqualTo(303_507_456L));
+        Assert.That(sd["vision_model.embeddings.position_embedding.weight"].shape, Is.EqualTo(new long[] { 577, 1024 }));
+        Assert.That(sd["vision_model.embeddings.patch_embedding.weight"].shape, Is.EqualTo(new long[] { 1024, 3, 14, 14 }));
+        Assert.That(sd.Keys.Count(k => k.EndsWith(".self_attn.q_proj.weight")), Is.EqualTo(24));
+        Assert.That(tower.LayersToRun, Is.EqualTo(23), "−2 runs layers 0..22");
+    }
+
     [TestCase(ClipHiddenAct.QuickGelu)]
     [TestCase(ClipHiddenAct.Gelu)]
     public void AllHiddenStatesMatchTheFunctionalReference(ClipHiddenAct act)
