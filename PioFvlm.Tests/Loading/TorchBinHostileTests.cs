@@ -139,6 +139,49 @@ public sealed class TorchBinHostileTests
     }
 
     [Test]
+    public void CorruptStorageBytes_DoNotStopListing_AndFailOnLoad()
+    {
+        // The storage entry is deflated with a broken stream: opening and listing must not touch it (only data.pkl
+        // and the zip directory are read), and Load must report the entry.
+        using var dir = new TempDir();
+        string path = dir.File("corrupt.bin");
+        using (var zip = System.IO.Compression.ZipFile.Open(path, System.IO.Compression.ZipArchiveMode.Create))
+        {
+            foreach (var (name, level, bytes) in new[]
+            {
+                ("archive/data.pkl", System.IO.Compression.CompressionLevel.NoCompression, Hand),
+                ("archive/data/0", System.IO.Compression.CompressionLevel.Optimal, new byte[8]),
+            })
+            {
+                using var stream = zip.CreateEntry(name, level).Open();
+                stream.Write(bytes);
+            }
+        }
+        var raw = File.ReadAllBytes(path);
+        int dataAt = LocalHeaderOf(raw, "archive/data/0");
+        raw[dataAt] = 0xFF;   // first deflate block: BFINAL=1, BTYPE=11 (reserved) -> invalid stream
+        File.WriteAllBytes(path, raw);
+
+        using var source = new TorchBinSource(path);
+        Assert.That(source.Entries.Keys, Is.EqualTo(new[] { "w" }));
+        var e = Assert.Throws<CheckpointFormatException>(() => source.Load("w"));
+        Assert.That(e!.Message, Does.Contain("archive/data/0").And.Contain("'w'"));
+    }
+
+    /// <summary>Offset of the first data byte of <paramref name="entry"/> in a zip file (after its local header).</summary>
+    static int LocalHeaderOf(byte[] zip, string entry)
+    {
+        byte[] name = System.Text.Encoding.ASCII.GetBytes(entry);
+        for (int at = 0; at + 30 <= zip.Length; at++)
+        {
+            if (zip[at] != 'P' || zip[at + 1] != 'K' || zip[at + 2] != 3 || zip[at + 3] != 4) continue;
+            int nameLength = zip[at + 26] | zip[at + 27] << 8, extraLength = zip[at + 28] | zip[at + 29] << 8;
+            if (zip.AsSpan(at + 30, nameLength).SequenceEqual(name)) return at + 30 + nameLength + extraLength;
+        }
+        throw new AssertionException($"no local header for {entry}");
+    }
+
+    [Test]
     public void LegacyRawPickle_AndNonZip_AreNamed()
     {
         using var dir = new TempDir();

@@ -85,21 +85,25 @@ public sealed class TorchBinSource : ITensorSource
         int elementSize = TorchStorageTypes.ElementSize(tensor.DType);
         var entry = StorageEntry(tensor.Storage);
         var flat = empty(extent, tensor.DType);
-        using (var stream = entry.Open())
+        try
         {
+            using var stream = entry.Open();
             Skip(stream, tensor.StorageOffset * elementSize, entry, name);
             long perChunk = Math.Max(1, ChunkBytes / elementSize);
             for (long start = 0; start < extent; start += perChunk)
             {
                 using var part = flat.narrow(0, start, Math.Min(perChunk, extent - start));
                 // Span over the tensor's own native memory: the zip stream writes straight into it.
-                Span<byte> destination = part.bytes;
-                try { stream.ReadExactly(destination); }
-                catch (EndOfStreamException)
-                {
-                    throw new CheckpointFormatException(_path, $"storage entry '{entry.FullName}' ended before the tensor's bytes", name);
-                }
+                stream.ReadExactly(part.bytes);
             }
+        }
+        catch (EndOfStreamException)
+        {
+            throw new CheckpointFormatException(_path, $"storage entry '{entry.FullName}' ended before the tensor's bytes", name);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new CheckpointFormatException(_path, $"storage entry '{entry.FullName}' is corrupt: {e.Message}", name, e);
         }
         return tensor.IsContiguous ? flat.view(tensor.Size) : flat.as_strided(tensor.Size, tensor.Stride, 0).contiguous();
     }
