@@ -1,0 +1,37 @@
+using static TorchSharp.torch;
+
+namespace PioFvlm.Core.IO.TorchPickle;
+
+/// <summary>The typed storage classes torch.save names in persistent ids (<c>torch.FloatStorage</c>, ...).</summary>
+internal static class TorchStorageTypes
+{
+    static readonly Dictionary<string, ScalarType> ByName = new(StringComparer.Ordinal)
+    {
+        ["FloatStorage"] = ScalarType.Float32,
+        ["DoubleStorage"] = ScalarType.Float64,
+        ["HalfStorage"] = ScalarType.Float16,
+        ["BFloat16Storage"] = ScalarType.BFloat16,
+        ["LongStorage"] = ScalarType.Int64,
+        ["IntStorage"] = ScalarType.Int32,
+        ["ShortStorage"] = ScalarType.Int16,
+        ["CharStorage"] = ScalarType.Int8,
+        ["ByteStorage"] = ScalarType.Byte,
+        ["BoolStorage"] = ScalarType.Bool,
+    };
+
+    public static bool TryGetDType(string className, out ScalarType dtype) => ByName.TryGetValue(className, out dtype);
+
+    /// <summary>The class name torch.save writes for tensors of <paramref name="dtype"/>.</summary>
+    public static string ClassNameOf(ScalarType dtype) =>
+        ByName.FirstOrDefault(p => p.Value == dtype).Key
+        ?? throw new NotSupportedException($"dtype {dtype} has no torch storage class supported here");
+
+    public static int ElementSize(ScalarType dtype) => dtype switch
+    {
+        ScalarType.Float64 or ScalarType.Int64 => 8,
+        ScalarType.Float32 or ScalarType.Int32 => 4,
+        ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Int16 => 2,
+        ScalarType.Int8 or ScalarType.Byte or ScalarType.Bool => 1,
+        _ => throw new NotSupportedException($"dtype {dtype} is not a torch storage dtype supported here"),
+    };
+}
