@@ -180,6 +180,19 @@ public class SafetensorsBadInputTests
     }
 
     [Test]
+    public void FileThatShrinksBelowAMultiChunkTensorFailsAsTruncated()
+    {
+        // The header was valid when opened, but the data is gone by the time a tensor of several chunks is read
+        // (parallel chunk reads must still surface the specific exception).
+        File.WriteAllBytes(_path, new byte[1000]);
+        using var handle = File.OpenHandle(_path);
+        using var target = TorchSharp.torch.empty(3 * TensorBytes.ChunkBytes / 4);
+        var e = Assert.Throws<CheckpointFormatException>(() => TensorBytes.ReadInto(handle, 8, target, _path, "w"))!;
+        Assert.That(e.TensorName, Is.EqualTo("w"));
+        Assert.That(e.Message, Does.Contain("truncated").And.Contain("file ends at byte"));
+    }
+
+    [Test]
     public void LoadingANameTheFileDoesNotHoldNamesIt()
     {
         RawSafetensors.Write(_path, """{"w":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}""", [7]);

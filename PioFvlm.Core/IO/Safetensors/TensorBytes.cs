@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using Microsoft.Win32.SafeHandles;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -15,26 +16,45 @@ internal static class TensorBytes
     public const int ChunkBytes = 16 << 20;
 
     /// <summary>Fills the contiguous CPU tensor <paramref name="target"/> from the file at <paramref name="fileOffset"/>.</summary>
+    /// <remarks>Chunks are read on several threads: most of the cost is the kernel copying into, and faulting in,
+    /// fresh pages of the new tensor, which parallelises across cores.</remarks>
     /// <exception cref="CheckpointFormatException">the file ends before the tensor is full.</exception>
     public static void ReadInto(SafeFileHandle file, long fileOffset, Tensor target, string path, string tensorName)
     {
-        foreach (var chunk in Chunks(target))
+        var chunks = Chunks(target).ToList();
+        try
         {
-            using (chunk)
+            var starts = new long[chunks.Count];
+            for (int i = 1; i < chunks.Count; i++)
+                starts[i] = starts[i - 1] + chunks[i - 1].numel() * target.ElementSize;
+            void ReadChunk(int i)
             {
-                Span<byte> span = chunk.bytes;
+                Span<byte> span = chunks[i].bytes;
+                long offset = fileOffset + starts[i];
                 while (span.Length > 0)
                 {
-                    int read = RandomAccess.Read(file, span, fileOffset);
+                    int read = RandomAccess.Read(file, span, offset);
                     if (read == 0)
                         throw new CheckpointFormatException(path,
-                            $"file ends at byte {fileOffset} inside the tensor's data (truncated file)", tensorName);
-                    fileOffset += read;
+                            $"file ends at byte {offset} inside the tensor's data (truncated file)", tensorName);
+                    offset += read;
                     span = span[read..];
                 }
             }
+            if (chunks.Count == 1) ReadChunk(0);
+            else Parallel.For(0, chunks.Count, new ParallelOptions { MaxDegreeOfParallelism = ReadThreads }, ReadChunk);
+        }
+        catch (AggregateException e) when (e.InnerExceptions[0] is CheckpointFormatException inner)
+        {
+            ExceptionDispatchInfo.Throw(inner);
+        }
+        finally
+        {
+            foreach (var chunk in chunks) chunk.Dispose();
         }
     }
+
+    static int ReadThreads => Math.Clamp(Environment.ProcessorCount, 1, 8);
 
     /// <summary>Writes the contiguous CPU tensor <paramref name="source"/> to <paramref name="stream"/>.</summary>
     public static void WriteFrom(Tensor source, Stream stream)
