@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using PioFvlm.Core.IO;
+using PioFvlm.Core.IO.Safetensors;
 using PioFvlm.Core.Runtime;
 using PioFvlm.Models.Configs;
 using static TorchSharp.torch;
@@ -40,7 +41,7 @@ public static class InspectCommand
         TorchRuntime.EnsureLoaded();
         using var source = CheckpointSource.Open(path);
         var entries = source.Entries.Values.ToList();
-        long totalBytes = entries.Sum(e => e.ElementCount * e.DType.ElementSize());
+        long totalBytes = entries.Sum(e => e.ElementCount * ElementSize(e.DType));
         var dtypes = new JsonObject();
         foreach (var g in entries.GroupBy(e => e.DType).OrderByDescending(g => g.Count()))
             dtypes[g.Key.ToString()] = g.Count();
@@ -60,6 +61,9 @@ public static class InspectCommand
         if (verify) report["verified"] = Verify(source, entries);
         return report;
     }
+
+    static long ElementSize(ScalarType dtype) =>
+        SafetensorsDType.TryGetName(dtype, out _, out int size) ? size : throw new NotSupportedException($"dtype {dtype}");
 
     static string? FindConfig(string path)
     {

@@ -1,4 +1,5 @@
 using PioFvlm.Core.IO.Safetensors;
+using PioFvlm.Core.IO.TorchPickle;
 
 namespace PioFvlm.Core.IO;
 
@@ -9,10 +10,10 @@ namespace PioFvlm.Core.IO;
 public static class CheckpointSource
 {
     /// <summary>
-    /// Opens one PyTorch <c>.bin</c> state dict. Null until a reader is registered (the <c>.bin</c> reader lives in
-    /// another part of the code base and registers itself here, e.g. <c>BinOpener = p => new TorchBinSource(p)</c>).
+    /// Opens one PyTorch <c>.bin</c> state dict: the restricted unpickler (<see cref="TorchBinSource"/>) by default;
+    /// replaceable (tests), and null refuses <c>.bin</c> files.
     /// </summary>
-    public static Func<string, ITensorSource>? BinOpener { get; set; }
+    public static Func<string, ITensorSource>? BinOpener { get; set; } = path => new TorchBinSource(path);
 
     /// <summary>Folder entries tried in order: safetensors first, since it needs no unpickling.</summary>
     static readonly string[] FolderCandidates =

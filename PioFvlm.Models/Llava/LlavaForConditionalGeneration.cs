@@ -1,6 +1,7 @@
 using PioFvlm.Core.Generation;
 using PioFvlm.Models.Text.Llama;
 using TorchSharp;
+using TorchSharp.Utils;
 using static TorchSharp.torch;
 
 namespace PioFvlm.Models.Llava;

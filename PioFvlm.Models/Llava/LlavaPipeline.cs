@@ -8,6 +8,7 @@ using PioFvlm.Core.Runtime;
 using PioFvlm.Core.Text;
 using PioFvlm.Core.Vision;
 using PioFvlm.Models.Configs;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace PioFvlm.Models.Llava;
