@@ -19,3 +19,16 @@ public class TorchRuntimeTests
         Assert.That(q.grad!.shape, Is.EqualTo(new long[] { 1, 2, 5, 8 }));
     }
 }
+
+public class TorchRuntimeDiagnosisTests
+{
+    [Test]
+    public void DiagnosisNamesTheWrapperLibraryAndKeepsTheUnderlyingError()
+    {
+        string message = TorchRuntime.Diagnose(new DllNotFoundException("libLibTorchSharp.so: cannot open shared object file"));
+        Assert.That(message, Does.StartWith("libtorch could not be loaded by TorchSharp."));
+        Assert.That(message, Does.Contain("Underlying error: libLibTorchSharp.so: cannot open shared object file"));
+        if (OperatingSystem.IsLinux())
+            Assert.That(message, Does.Contain("libLibTorchSharp.so"), "on Linux the diagnosis names the wrapper it inspected");
+    }
+}
