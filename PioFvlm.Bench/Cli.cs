@@ -8,6 +8,7 @@ public static class Cli
     static readonly (string Verb, string Summary, Func<string[], int> Run)[] Verbs =
     {
         ("inspect", "inspect PATH [--verify] [--json]: tensors, bytes, dtypes and config of a checkpoint", InspectCommand.Run),
+        ("estimate", "estimate --model (llava-1.5-7b|llava-next-7b|qwen2.5-vl-7b|PATH) [--visual N] [--text T] [--schedule PRESET | --stages \"1:218,10:128,15:54\"] [--pre-llm K] [--dtype Float16] [--json]: FLOPs, KV cache and tokens per layer of one prefill", EstimateCommand.Run),
         ("io-throughput", "io-throughput [GB] [DIR]: write and read back a large safetensors file, print GB/s", Micro.SafetensorsThroughput.Run),
     };
 
