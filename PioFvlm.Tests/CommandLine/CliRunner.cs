@@ -1,4 +1,4 @@
-namespace PioFvlm.Tests.Cli;
+namespace PioFvlm.Tests.CommandLine;
 
 /// <summary>Runs the pio-fvlm command line in-process and captures what it prints.</summary>
 static class CliRunner

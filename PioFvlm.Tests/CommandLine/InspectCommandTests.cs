@@ -4,7 +4,7 @@ using PioFvlm.Tests.Loading;
 using PioFvlm.Tests.TestSupport;
 using static TorchSharp.torch;
 
-namespace PioFvlm.Tests.Cli;
+namespace PioFvlm.Tests.CommandLine;
 
 /// <summary>pio-fvlm inspect: exit 0 with the facts on a valid checkpoint, exit 1 naming the problem otherwise.</summary>
 [NonParallelizable]
