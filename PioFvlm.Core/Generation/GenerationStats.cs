@@ -3,6 +3,8 @@ namespace PioFvlm.Core.Generation;
 /// <summary>What one generation cost and saw. Times in milliseconds, wall clock.</summary>
 public sealed record GenerationStats
 {
+    /// <summary>Visual tokens the vision tower produced, before any pre-LLM reduction.</summary>
+    public long VisualTokensBeforeReduction { get; init; }
     /// <summary>Visual tokens that entered the decoder (after any pre-LLM reduction).</summary>
     public long VisualTokensIn { get; init; }
     /// <summary>Visual tokens that remained after the last pruning stage (equals VisualTokensIn when unpruned).</summary>

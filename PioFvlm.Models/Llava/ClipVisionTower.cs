@@ -13,6 +13,17 @@ namespace PioFvlm.Models.Llava;
 /// <param name="Keys">When asked: that layer's keys [B, heads, 1 + patches, head_dim].</param>
 public sealed record ClipVisionOutput(Tensor Features, Tensor? ClsAttention = null, Tensor? Keys = null);
 
+/// <summary>What <see cref="ClipVisionTower.EncodeWithSignals"/> returns; tensors belong to the caller's dispose scope.</summary>
+/// <param name="Features">Selected features [B, N, D · layers], as <see cref="ClipVisionOutput.Features"/>.</param>
+/// <param name="ClsAttention">By 0-based layer: CLS attention row [B, heads, 1 + patches] (float32, key 0 = CLS).</param>
+/// <param name="Keys">By 0-based layer: keys [B, heads, 1 + patches, head_dim].</param>
+/// <param name="HiddenStates">By hidden-state index: [B, 1 + patches, D], CLS included.</param>
+public sealed record ClipSignalPass(
+    Tensor Features,
+    IReadOnlyDictionary<int, Tensor> ClsAttention,
+    IReadOnlyDictionary<int, Tensor> Keys,
+    IReadOnlyDictionary<int, Tensor> HiddenStates);
+
 /// <summary>
 /// The LLaVA CLIP vision tower (HF CLIPVisionModel, keys <c>vision_model.*</c>; the composite mounts it as
 /// <c>vision_tower</c>). Runs only the encoder layers the feature selection needs: with 24 layers and
@@ -88,37 +99,63 @@ public sealed class ClipVisionTower : nn.Module<Tensor, Tensor>
     /// <summary>Selected features, optionally with the CLS attention row and keys of the deepest selected layer.</summary>
     public ClipVisionOutput Encode(Tensor pixelValues, bool withClsAttention = false, bool withKeys = false)
     {
-        using var _ = NewDisposeScope();
         int run = LayersToRun;
         if ((withClsAttention || withKeys) && run == 0)
             throw new InvalidOperationException("CLS attention needs an encoder layer, but the selection uses only the embeddings (hidden state 0)");
-        var wanted = Selection.Layers.Select(ResolveHiddenStateIndex).ToArray();
-        var kept = new Dictionary<int, Tensor>();
-        Tensor? clsAttention = null, keys = null;
+        using var _ = NewDisposeScope();
+        int[] last = [run - 1];
+        var pass = EncodeWithSignals(pixelValues, withClsAttention ? last : [], withKeys ? last : []);
+        return new ClipVisionOutput(
+            pass.Features.MoveToOuterDisposeScope(),
+            withClsAttention ? pass.ClsAttention[run - 1].MoveToOuterDisposeScope() : null,
+            withKeys ? pass.Keys[run - 1].MoveToOuterDisposeScope() : null);
+    }
 
+    /// <summary>
+    /// One tower pass: the selected features plus, for every requested layer, its CLS attention row and keys
+    /// (computed beside the layer's fused attention from its own q/k of its input; only the CLS query row), and the
+    /// requested hidden states with CLS. Layers index HF's <c>attentions</c> and hidden states its
+    /// <c>hidden_states</c>, negative from the end (see <see cref="PioFvlm.Core.Pruning.VisionSignalRequest"/>); the
+    /// dictionaries are keyed by the resolved non-negative index. Layers run as deep as the deepest request needs.
+    /// </summary>
+    public ClipSignalPass EncodeWithSignals(Tensor pixelValues, IReadOnlyCollection<int> clsAttentionLayers,
+                                            IReadOnlyCollection<int> keyLayers, IReadOnlyCollection<int>? hiddenStates = null)
+    {
+        var clsAt = clsAttentionLayers.Select(ResolveLayerIndex).ToHashSet();
+        var keysAt = keyLayers.Select(ResolveLayerIndex).ToHashSet();
+        var statesAt = (hiddenStates ?? []).Select(ResolveHiddenStateIndex).ToHashSet();
+        var selected = Selection.Layers.Select(ResolveHiddenStateIndex).ToArray();
+        // Full layer forwards needed: the selection's and the requested hidden states' depth. A probed layer i only
+        // needs its input (hidden state i), so probing layer i never forces layer i itself to run.
+        int run = Math.Max(LayersToRun, statesAt.DefaultIfEmpty(0).Max());
+        int last = Math.Max(run - 1, clsAt.Concat(keysAt).DefaultIfEmpty(-1).Max());
+
+        using var _ = NewDisposeScope();
+        var kept = new Dictionary<int, Tensor>();
+        var cls = new Dictionary<int, Tensor>();
+        var keys = new Dictionary<int, Tensor>();
         var h = _visionModel.Embed(pixelValues);
-        if (wanted.Contains(0)) kept[0] = h;
-        for (int i = 0; i < run; i++)
+        kept[0] = h;
+        for (int i = 0; i <= last; i++)
         {
             var layer = _visionModel.Encoder[i];
-            if (i == run - 1)
-            {
-                if (withClsAttention) clsAttention = layer.ClsAttention(h);
-                if (withKeys) keys = layer.Keys(h);
-            }
+            if (clsAt.Contains(i)) cls[i] = layer.ClsAttention(h).MoveToOuterDisposeScope();
+            if (keysAt.Contains(i)) keys[i] = layer.Keys(h).MoveToOuterDisposeScope();
+            if (i >= run) continue;
             h = layer.forward(h);
-            if (wanted.Contains(i + 1)) kept[i + 1] = h;
+            kept[i + 1] = h;
         }
 
-        var parts = wanted.Select(index => Selection.Strategy == ClipFeatureStrategy.Default
+        var parts = selected.Select(index => Selection.Strategy == ClipFeatureStrategy.Default
             ? kept[index].narrow(1, 1, kept[index].shape[1] - 1)
             : kept[index]).ToArray();
         var features = parts.Length == 1 ? parts[0].contiguous() : cat(parts, -1);
-        return new ClipVisionOutput(
-            features.MoveToOuterDisposeScope(),
-            clsAttention?.MoveToOuterDisposeScope(),
-            keys?.MoveToOuterDisposeScope());
+        var states = statesAt.ToDictionary(i => i, i => kept[i].alias().MoveToOuterDisposeScope());
+        return new ClipSignalPass(features.MoveToOuterDisposeScope(), cls, keys, states);
     }
+
+    /// <summary>An index into HF's <c>attentions</c> (one per encoder layer; negative from the end) → 0-based layer.</summary>
+    public int ResolveLayerIndex(int layer) => PioFvlm.Core.Pruning.VisionSignalRequest.ResolveLayer(layer, Dims.Layers);
 
     /// <summary>
     /// CLS attention row [B, heads, 1 + patches] of encoder layer <paramref name="layerIndex"/> (0-based), computed

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using PioFvlm.Core.Generation;
+using PioFvlm.Core.Pruning;
 using PioFvlm.Models.Text.Llama;
 using TorchSharp;
 using TorchSharp.Utils;
@@ -43,6 +45,36 @@ public sealed class LlavaForConditionalGeneration : nn.Module
         var features = _visionTower.forward(pixelValues.to(w.dtype, w.device));
         return _projector.forward(features).MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// The pre-LLM insertion point: one tower pass (with the signals <paramref name="reducer"/> asks for), the
+    /// projector, then <see cref="IPreLlmReducer.Reduce"/> per image. Returns per-image reduced features, owned by the
+    /// result; the time inside the reducer is measured apart.
+    /// </summary>
+    public PreLlmStageResult EncodeImages(Tensor pixelValues, IPreLlmReducer reducer)
+    {
+        using var _ = NewDisposeScope();
+        var w = _projector.parameters().First();
+        var (projected, signals) = LlavaVisionSignals.Compute(_visionTower, _projector, pixelValues.to(w.dtype, w.device), reducer.Signals);
+        var features = new List<Tensor>(signals.Count);
+        var kept = new List<long[]>(signals.Count);
+        double reductionMs = 0;
+        for (int i = 0; i < signals.Count; i++)
+        {
+            var input = projected[i];
+            var clock = Stopwatch.StartNew();
+            var reduced = reducer.Reduce(new VisionStageContext(i, input, signals[i]))
+                .Validate(input.shape[0], input.shape[1], reducer.GetType().Name);
+            reductionMs += clock.Elapsed.TotalMilliseconds;
+            features.Add(reduced.Features.MoveToOuterDisposeScope());
+            kept.Add(reduced.KeptIndices);
+        }
+        return new PreLlmStageResult(features, kept, projected.shape[0] * projected.shape[1], reductionMs);
+    }
+
+    /// <summary>Splices one [tokens_i, hidden] block per image into the embedded prompt (see <see cref="ImageFeatureSplicer"/>).</summary>
+    public MultimodalSequence BuildSequence(IReadOnlyList<int> promptIds, IReadOnlyList<Tensor> imageFeatures) =>
+        ImageFeatureSplicer.Splice(promptIds, Architecture.ImageTokenId, imageFeatures, _languageModel.Embed);
 
     /// <summary>Splices per-image features [n, tokens, hidden] into the embedded prompt (see <see cref="ImageFeatureSplicer"/>).</summary>
     public MultimodalSequence BuildSequence(IReadOnlyList<int> promptIds, Tensor? imageFeatures)

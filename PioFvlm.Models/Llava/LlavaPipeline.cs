@@ -17,7 +17,7 @@ namespace PioFvlm.Models.Llava;
 /// A loaded LLaVA-1.5 model with its tokenizer and image processor: the library's user-facing object.
 /// <para>
 /// Research use: <see cref="Prepare"/>, then <see cref="Prefill"/> and <see cref="DecoderRunner.Step"/> on a cache from
-/// <see cref="NewCache"/>. User use: <see cref="Generate(RgbImage, string, GenerationOptions?, IPrefillPruner?)"/>.
+/// <see cref="NewCache"/>. User use: <see cref="Generate(RgbImage, string, GenerationOptions?, IPrefillPruner?, IPreLlmReducer?)"/>.
 /// </para>
 /// <para>
 /// Threads: weights are read-only after loading and every call allocates its own KV cache; dispose scopes and grad
@@ -120,14 +120,26 @@ public sealed class LlavaPipeline : IDisposable
     /// <summary>A KV cache for one sequence of up to <paramref name="capacity"/> positions.</summary>
     public KvCache NewCache(long capacity) => KvCache.For(Model.Architecture.Text, 1, capacity, DType, Device);
 
-    /// <summary>Vision tower + projector + splice: the decoder's input sequence, and the vision time in ms.</summary>
-    public (MultimodalSequence Sequence, double VisionMs) BuildSequence(LlavaInputs inputs)
+    /// <summary>
+    /// Vision tower + projector (+ the optional pre-LLM <paramref name="reducer"/>, per image) + splice: the decoder's
+    /// input sequence, and the vision time in ms (reducer included).
+    /// </summary>
+    public (MultimodalSequence Sequence, double VisionMs) BuildSequence(LlavaInputs inputs, IPreLlmReducer? reducer = null)
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var clock = Stopwatch.StartNew();
-        var features = inputs.PixelValues is null ? null : Model.EncodeImages(inputs.PixelValues.to(Device));
-        var sequence = Model.BuildSequence(inputs.TokenIds, features);
+        MultimodalSequence sequence;
+        if (reducer is not null && inputs.PixelValues is not null)
+        {
+            using var reduced = Model.EncodeImages(inputs.PixelValues.to(Device), reducer);
+            sequence = Model.BuildSequence(inputs.TokenIds, reduced.Features);
+        }
+        else
+        {
+            var features = inputs.PixelValues is null ? null : Model.EncodeImages(inputs.PixelValues.to(Device));
+            sequence = Model.BuildSequence(inputs.TokenIds, features);
+        }
         sequence.Embeddings.MoveToOuterDisposeScope();
         sequence.PositionIds.MoveToOuterDisposeScope();
         return (sequence, clock.Elapsed.TotalMilliseconds);
@@ -143,12 +155,12 @@ public sealed class LlavaPipeline : IDisposable
 
     /// <summary>Greedy generation for prepared inputs.</summary>
     public GenerationResult Generate(LlavaInputs inputs, GenerationOptions? options = null, IPrefillPruner? pruner = null,
-                                     PositionPolicy policy = PositionPolicy.Compact)
+                                     PositionPolicy policy = PositionPolicy.Compact, IPreLlmReducer? preLlm = null)
     {
         options ??= new GenerationOptions();
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        var (sequence, visionMs) = BuildSequence(inputs);
+        var (sequence, visionMs) = BuildSequence(inputs, preLlm);
         using var seq = sequence;
         using var cache = NewCache(seq.Length + options.MaxNewTokens);
         using var prefill = DecoderRunner.Prefill(Model.LanguageModel, seq, cache, pruner, policy);
@@ -157,6 +169,7 @@ public sealed class LlavaPipeline : IDisposable
         var (tokens, decodeMs) = DecoderRunner.Greedy(Model.LanguageModel, prefill, cache, options, eos, Tokenizer);
         var stats = new GenerationStats
         {
+            VisualTokensBeforeReduction = (long)inputs.ImageCount * Model.Architecture.TokensPerImage,
             VisualTokensIn = prefill.VisualTokensIn,
             VisualTokensOut = prefill.VisualTokensOut,
             PromptLength = prefill.PromptLength,
@@ -171,11 +184,12 @@ public sealed class LlavaPipeline : IDisposable
     }
 
     /// <summary>One call for users: the checkpoint's template around <paramref name="question"/> and one image.</summary>
-    public GenerationResult Generate(RgbImage image, string question, GenerationOptions? options = null, IPrefillPruner? pruner = null)
+    public GenerationResult Generate(RgbImage image, string question, GenerationOptions? options = null, IPrefillPruner? pruner = null,
+                                     IPreLlmReducer? preLlm = null)
     {
         options ??= new GenerationOptions();
         using var inputs = Prepare(FormatPrompt(question), [image], options.MaxNewTokens);
-        return Generate(inputs, options, pruner);
+        return Generate(inputs, options, pruner, preLlm: preLlm);
     }
 
     public void Dispose() => Model.Dispose();
