@@ -116,6 +116,20 @@ public sealed class SaliencyGradientTests
         Assert.That(result.Diagnostics.IsUsable, Is.True);
     }
 
+    [TestCase(ProbeImplementation.Cheap)]
+    [TestCase(ProbeImplementation.Full)]
+    public void EagerKernel_MatchesHandWrittenReference(ProbeImplementation probe)
+    {
+        using var _ = NewDisposeScope();
+        using var ng = no_grad();
+        using var lm = TinyLlama.Create(SaliencyFixture.Dims(true));
+        var state = SaliencyFixture.State(lm, Length, VisualStart, VisualLength);
+        lm.Kernel = PioFvlm.Core.Nn.AttentionKernel.Eager;
+        var (g, _) = SaliencyReference.Gradient(lm, state, 1, [9, 10, 11, 12], "lm_head.weight", ScalarType.Float32);
+        var expected = SaliencyReference.Norms(g, SaliencyFixture.Visual(state));
+        TensorAssert.Close(Scorer(probe).Score(state, lm), expected, 1e-5 * expected.max().item<float>(), 1e-5, "eager saliency vs reference");
+    }
+
     [Test]
     public void HeadAndLayerChoices_ChangeTheScores()
     {

@@ -48,7 +48,9 @@ public sealed class SaliencyProbeTiming
                      })
             {
                 var scorer = new GradientSaliency(options);
-                var last = scorer.Score(state, lm);                       // warm-up
+                var warm = scorer.ScoreWithDiagnostics(state, lm);       // warm-up
+                var last = warm.Scores;
+                Assert.That(warm.Diagnostics.IsUsable, Is.True, $"{name}: {warm.Diagnostics}");
                 var times = new List<double>();
                 for (int i = 0; i < 3; i++)
                 {
@@ -66,6 +68,7 @@ public sealed class SaliencyProbeTiming
             }
             TestContext.Progress.WriteLine($"speedup Full / Cheap = {medians["Full"] / medians["Cheap"]:F2}x");
             var rel = ((fullScores! - cheapScores!).abs().max() / fullScores!.abs().max()).item<float>();
+            TestContext.Progress.WriteLine($"load average {File.ReadAllText("/proc/loadavg").Trim()} (2 cores shared)");
             TestContext.Progress.WriteLine($"bf16 saliency max |full − cheap| / max = {rel:G3}");
         }
         finally
