@@ -54,6 +54,20 @@ public sealed class LlamaForCausalLM : nn.Module<TextModelInput, Tensor>, IDecod
     public Tensor RunLayers(Tensor hidden, RopeTables rope, KvCache? cache, int fromLayer, int toLayer) =>
         _model.RunLayers(hidden, rope, cache, fromLayer, toLayer);
 
+    /// <inheritdoc/>
+    public DecoderLayer Layer(int index) => index >= 0 && index < LayerCount
+        ? _model.Layers[index]
+        : throw new ArgumentOutOfRangeException(nameof(index), $"LlamaForCausalLM.Layer: index {index} is outside 0..{LayerCount - 1}");
+
+    /// <inheritdoc cref="LlamaModel.Norm"/>
+    public Tensor Norm(Tensor hidden) => _model.Norm(hidden);
+
+    /// <inheritdoc/>
+    public Tensor OutputHeadWeight => _lmHead.weight!;
+
+    /// <inheritdoc/>
+    public Tensor InputEmbeddingWeight => _model.EmbedTokens.weight!;
+
     /// <summary>
     /// lm_head(norm(hidden)) for the un-normed residual stream [B, S, hidden] after the last layer:
     /// [B, S, vocab], or [B, 1, vocab] with <paramref name="lastPositionOnly"/>.
