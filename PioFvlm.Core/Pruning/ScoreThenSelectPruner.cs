@@ -110,12 +110,11 @@ public sealed class ScoreThenSelectPruner : IPrefillPruner
     {
         if (scores.dim() != 1 || scores.shape[0] != count)
             throw new InvalidOperationException($"the saliency scorer returned [{string.Join(", ", scores.shape)}] scores for {count} visual tokens");
-        using var values = scores.detach().to(ScalarType.Float32, CPU);
-        using var finite = values.isfinite();
-        long bad = count - finite.sum().item<long>();
+        using var scope = NewDisposeScope();
+        var values = scores.detach().to(ScalarType.Float32, CPU);
+        long bad = count - values.isfinite().sum().item<long>();
         if (bad > 0) return $"{bad} of {count} saliency scores are NaN or infinite; fell back to the feature L2 norm";
-        using var nonZero = values.count_nonzero();
-        if (nonZero.item<long>() == 0) return $"all {count} saliency scores are zero; fell back to the feature L2 norm";
+        if (values.count_nonzero().item<long>() == 0) return $"all {count} saliency scores are zero; fell back to the feature L2 norm";
         return null;
     }
 

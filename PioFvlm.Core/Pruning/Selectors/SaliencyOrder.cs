@@ -14,8 +14,9 @@ public static class SaliencyOrder
     {
         if (scores.dim() != 1 || scores.shape[0] != expectedCount)
             throw new ArgumentException($"scores must be [{expectedCount}], got [{string.Join(", ", scores.shape)}]");
-        using var cpu = scores.detach().to(ScalarType.Float32, CPU).contiguous();
-        var values = cpu.data<float>().ToArray();
+        float[] values;
+        using (NewDisposeScope())
+            values = scores.detach().to(ScalarType.Float32, CPU).contiguous().data<float>().ToArray();
         int nan = Array.FindIndex(values, float.IsNaN);
         if (nan >= 0)
             throw new ArgumentException($"score {nan} of {values.Length} is NaN; a selector needs orderable scores " +
