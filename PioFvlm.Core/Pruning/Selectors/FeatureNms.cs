@@ -26,7 +26,11 @@ public sealed class FeatureNms : ITokenSelector
     /// <summary>Most similarity rows computed per matrix product.</summary>
     public int RowBlock { get; }
 
-    public FeatureNms(double threshold = DefaultThreshold, int rowBlock = 16)
+    /// <summary>Similarity rows the latest <see cref="Select"/> computed (selected plus wasted ones): a diagnostic for
+    /// cost reports; a full-matrix NMS computes V rows.</summary>
+    public int LastRowsComputed { get; private set; }
+
+    public FeatureNms(double threshold = DefaultThreshold, int rowBlock = 64)
     {
         if (double.IsNaN(threshold) || threshold < -1 || threshold > 1)
             throw new ArgumentOutOfRangeException(nameof(threshold), $"NMS cosine threshold {threshold} is outside [-1, 1]");
@@ -45,6 +49,7 @@ public sealed class FeatureNms : ITokenSelector
         var order = SaliencyOrder.Descending(SaliencyOrder.ReadScores(scores, count));
         var selected = new List<int>(budget);
         var isSelected = new bool[count];
+        LastRowsComputed = 0;
         if (budget > 0) StrictPass(features, order, budget, selected, isSelected);
 
         foreach (int i in order)                                   // pass 2: fill up in saliency order
@@ -83,6 +88,7 @@ public sealed class FeatureNms : ITokenSelector
             var index = tensor(block.ToArray(), ScalarType.Int64, normalized.device);
             var neighbours = normalized.index_select(0, index).matmul(normalizedT).ge(Threshold).cpu().contiguous();
             var flags = neighbours.data<bool>().ToArray();
+            LastRowsComputed += block.Count;
             for (int b = 0; b < block.Count; b++)
             {
                 int i = (int)block[b];
