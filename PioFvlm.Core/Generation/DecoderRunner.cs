@@ -109,8 +109,8 @@ public static class DecoderRunner
 
     static int ArgMax(Tensor logits, IReadOnlyList<int> suppress)
     {
+        using var scope = NewDisposeScope();                       // argmax's result tensor too, not only the clone
         if (suppress.Count == 0) return (int)logits.argmax().item<long>();
-        using var scope = NewDisposeScope();
         var masked = logits.clone();
         foreach (int id in suppress) masked[id] = float.NegativeInfinity;
         return (int)masked.argmax().item<long>();

@@ -1,0 +1,22 @@
+namespace PioFvlm.Core.Pruning;
+
+/// <summary>What one intra-LLM stage did during a prefill. Times in milliseconds, wall clock.</summary>
+public sealed record PruningStageReport
+{
+    /// <summary>The stage ran after this many decoder layers.</summary>
+    public required int AfterLayer { get; init; }
+    public required long VisualBefore { get; init; }
+    public required long VisualAfter { get; init; }
+    /// <summary>False when the budget was at or above the visual count (or there was no image): the state passed through.</summary>
+    public required bool Pruned { get; init; }
+    /// <summary>Kept indices into the visual tokens entering this stage (all spans as one pool, in sequence order), ascending.</summary>
+    public required IReadOnlyList<long> KeptLocalIndices { get; init; }
+    public double ScoreMs { get; init; }
+    public double SelectMs { get; init; }
+    /// <summary>Gathering the kept rows, positions, token ids and spans.</summary>
+    public double SurgeryMs { get; init; }
+    /// <summary>The scorer's output was unusable (NaN, ±inf or all zero) and the fallback order was used instead.</summary>
+    public bool FallbackUsed { get; init; }
+    /// <summary>Why the fallback was used; null when it was not.</summary>
+    public string? Warning { get; init; }
+}

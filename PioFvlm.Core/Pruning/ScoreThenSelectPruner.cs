@@ -1,0 +1,172 @@
+using System.Diagnostics;
+using PioFvlm.Core.Generation;
+using static TorchSharp.torch;
+
+namespace PioFvlm.Core.Pruning;
+
+/// <summary>
+/// The intra-LLM pruner: at every stage of a <see cref="PruningSchedule"/>, score the visual tokens, select a budget of
+/// them, and cut the sequence down to the text tokens plus the kept visual tokens. PIO-FVLM is
+/// <c>new ScoreThenSelectPruner(gradientSaliency, new FeatureNms(0.8), schedule)</c>.
+/// </summary>
+/// <remarks>
+/// <para>Budgets follow the reference: <see cref="PruningStage.Budget"/> of the current count and of the count at the
+/// first stage of the prefill (= the count entering the LLM). A budget at or above the current count, or a sequence
+/// without visual tokens, prunes nothing and returns the same state object; a budget of 0 removes every visual token.</para>
+/// <para>Several visual spans (images, tiles) form one pool: scores, selection and budget cover all visual tokens in
+/// sequence order (local index = rank in that order), so an image may lose more tokens than another. Each span
+/// shrinks to its kept count and shifts left by the tokens removed before it; spans left empty are dropped.</para>
+/// <para>Scores containing NaN or ±inf, or all zero (e.g. an underflowed gradient), are not used: the stage falls back
+/// to the features' L2 norm (descending) as scores, still passes them through the selector, and says so in its
+/// <see cref="PruningStageReport"/>.</para>
+/// <para>Position ids of kept tokens are gathered (their original ids); <see cref="DecoderRunner"/> re-indexes them
+/// under <see cref="PositionPolicy.Compact"/>. The pruner is reusable: a prefill starts over when the first stage
+/// runs (or a stage at or before the last one reported), which clears <see cref="LastReport"/>.</para>
+/// </remarks>
+public sealed class ScoreThenSelectPruner : IPrefillPruner
+{
+    private readonly List<PruningStageReport> _report = [];
+    private long _visualAtFirstStage;
+
+    public ISaliencyScorer Scorer { get; }
+    public ITokenSelector Selector { get; }
+    public PruningSchedule Schedule { get; }
+
+    public ScoreThenSelectPruner(ISaliencyScorer scorer, ITokenSelector selector, PruningSchedule schedule)
+    {
+        Scorer = scorer ?? throw new ArgumentNullException(nameof(scorer));
+        Selector = selector ?? throw new ArgumentNullException(nameof(selector));
+        Schedule = schedule ?? throw new ArgumentNullException(nameof(schedule));
+        schedule.ValidateShape();
+    }
+
+    /// <summary>The stages run by the latest prefill, in order (a copy).</summary>
+    public IReadOnlyList<PruningStageReport> LastReport => _report.ToArray();
+
+    public bool PrunesAfter(int layersDone) => StageIndex(layersDone) >= 0;
+
+    public PrefillState Prune(PrefillState state, IDecoderStack decoder)
+    {
+        int stageIndex = StageIndex(state.LayersDone);
+        if (stageIndex < 0)
+            throw new InvalidOperationException($"pruning schedule '{Schedule.Name}' has no stage after layer {state.LayersDone}");
+        var stage = Schedule.Stages[stageIndex];
+        if (stageIndex == 0 || _report.Count == 0 || _report[^1].AfterLayer >= state.LayersDone)
+        {
+            Schedule.Validate(decoder.LayerCount);
+            _report.Clear();
+            _visualAtFirstStage = state.VisualTokenCount;
+        }
+        long[] pool = VisualTokens.Positions(state);
+        int current = pool.Length;
+        int budget = current == 0 ? 0 : stage.Budget(current, checked((int)_visualAtFirstStage));
+        if (current == 0 || budget >= current)
+        {
+            _report.Add(new PruningStageReport
+            {
+                AfterLayer = stage.AfterLayer, VisualBefore = current, VisualAfter = current, Pruned = false,
+                KeptLocalIndices = Enumerable.Range(0, current).Select(i => (long)i).ToArray(),
+            });
+            return state;
+        }
+
+        using var scope = NewDisposeScope();
+        var clock = Stopwatch.StartNew();
+        long[] kept = [];
+        double scoreMs = 0, selectMs = 0;
+        string? warning = null;
+        if (budget > 0)
+        {
+            var features = VisualTokens.Features(state, pool);
+            var scores = Scorer.Score(state, decoder);
+            scoreMs = clock.Elapsed.TotalMilliseconds;
+            warning = Unusable(scores, current);
+            if (warning != null) scores = FallbackScores(features, stage);
+            kept = Selector.Select(features, scores, budget);
+            CheckSelection(kept, budget, current, stage);
+            selectMs = clock.Elapsed.TotalMilliseconds - scoreMs;
+        }
+        var pruned = Cut(state, pool, kept);
+        double surgeryMs = clock.Elapsed.TotalMilliseconds - scoreMs - selectMs;
+        _report.Add(new PruningStageReport
+        {
+            AfterLayer = stage.AfterLayer, VisualBefore = current, VisualAfter = kept.Length, Pruned = true,
+            KeptLocalIndices = kept, ScoreMs = scoreMs, SelectMs = selectMs, SurgeryMs = surgeryMs,
+            FallbackUsed = warning != null, Warning = warning,
+        });
+        return pruned;
+    }
+
+    int StageIndex(int layersDone)
+    {
+        var stages = Schedule.Stages;
+        for (int s = 0; s < stages.Count; s++)
+            if (stages[s].AfterLayer == layersDone) return s;
+        return -1;
+    }
+
+    /// <summary>Why <paramref name="scores"/> cannot be used, or null when they can.</summary>
+    static string? Unusable(Tensor scores, int count)
+    {
+        if (scores.dim() != 1 || scores.shape[0] != count)
+            throw new InvalidOperationException($"the saliency scorer returned [{string.Join(", ", scores.shape)}] scores for {count} visual tokens");
+        using var scope = NewDisposeScope();
+        var values = scores.detach().to(ScalarType.Float32, CPU);
+        long bad = count - values.isfinite().sum().item<long>();
+        if (bad > 0) return $"{bad} of {count} saliency scores are NaN or infinite; fell back to the feature L2 norm";
+        if (values.count_nonzero().item<long>() == 0) return $"all {count} saliency scores are zero; fell back to the feature L2 norm";
+        return null;
+    }
+
+    static Tensor FallbackScores(Tensor features, PruningStage stage)
+    {
+        var norms = features.to(ScalarType.Float32).norm(1);
+        if (!norms.isfinite().all().item<bool>())
+            throw new InvalidOperationException($"pruning after layer {stage.AfterLayer}: the saliency scores are unusable and the visual " +
+                                                "hidden states themselves hold NaN or infinite values; nothing sensible can be selected");
+        return norms;
+    }
+
+    void CheckSelection(long[] kept, int budget, int count, PruningStage stage)
+    {
+        bool ascending = true;
+        for (int i = 1; i < kept.Length; i++) ascending &= kept[i] > kept[i - 1];
+        if (kept.Length != budget || !ascending || (kept.Length > 0 && (kept[0] < 0 || kept[^1] >= count)))
+            throw new InvalidOperationException($"selector {Selector.GetType().Name} after layer {stage.AfterLayer} returned {kept.Length} indices " +
+                                                $"for a budget of {budget} out of {count}; they must be exactly {budget} distinct ascending indices in [0, {count})");
+    }
+
+    /// <summary>The state with only the text tokens and the kept visual tokens; tensors moved to the caller's scope.</summary>
+    static PrefillState Cut(PrefillState state, long[] pool, long[] kept)
+    {
+        long length = state.Length;
+        var keep = new bool[length];
+        Array.Fill(keep, true);
+        foreach (long p in pool) keep[p] = false;
+        foreach (long k in kept) keep[pool[k]] = true;
+
+        var rows = new List<long>((int)length);
+        var tokenIds = new List<int>((int)length);
+        for (long p = 0; p < length; p++)
+        {
+            if (!keep[p]) continue;
+            rows.Add(p);
+            tokenIds.Add(state.TokenIds[(int)p]);
+        }
+
+        var spans = new List<VisualSpan>();
+        long removedBefore = 0;
+        foreach (var span in state.VisualSpans)
+        {
+            long keptHere = 0;
+            for (long p = span.Start; p < span.End; p++) if (keep[p]) keptHere++;
+            if (keptHere > 0) spans.Add(span with { Start = span.Start - removedBefore, Length = keptHere });
+            removedBefore += span.Length - keptHere;
+        }
+
+        var index = tensor(rows.ToArray(), ScalarType.Int64, state.Hidden.device);
+        var hidden = state.Hidden.index_select(1, index).MoveToOuterDisposeScope();
+        var positions = state.PositionIds.index_select(1, index.to(state.PositionIds.device)).MoveToOuterDisposeScope();
+        return state with { Hidden = hidden, PositionIds = positions, VisualSpans = spans, TokenIds = tokenIds };
+    }
+}
