@@ -95,7 +95,8 @@ public static class DecoderRunner
                 int next = ArgMax(logits, options.SuppressTokens);
                 if (i > 0) logits.Dispose();
                 tokens.Add(next);
-                options.OnToken?.Invoke(next, stream?.Push(next) ?? "");
+                // Ids past the tokenizer's vocabulary (HF LLaVA pads the LM head to 32064 rows) have no text.
+                options.OnToken?.Invoke(next, stream != null && tokenizer!.IdToToken(next) != null ? stream.Push(next) : "");
                 if (options.StopAtEos && eosIds.Contains(next)) break;
                 if (i + 1 == options.MaxNewTokens) break;
                 if (cache.LengthOf(0) >= cache.Capacity)

@@ -167,8 +167,15 @@ public sealed class LlavaPipeline : IDisposable
             TokensGenerated = tokens.Count,
             KvCacheBytes = kvBytes,
         };
-        return new GenerationResult(tokens, Tokenizer.Decode(tokens).Trim(), stats);
+        return new GenerationResult(tokens, DecodeText(tokens), stats);
     }
+
+    /// <summary>
+    /// The answer text: special tokens skipped, and so are ids the tokenizer does not know (HF LLaVA pads the LM head to
+    /// 32064 rows, 62 past the tokenizer's 32002; HF's decode drops them too), then trimmed as the research code does.
+    /// </summary>
+    public string DecodeText(IEnumerable<int> tokenIds) =>
+        Tokenizer.Decode(tokenIds.Where(id => Tokenizer.IdToToken(id) != null)).Trim();
 
     /// <summary>One call for users: the checkpoint's template around <paramref name="question"/> and one image.</summary>
     public GenerationResult Generate(RgbImage image, string question, GenerationOptions? options = null, IPrefillPruner? pruner = null)
