@@ -74,18 +74,26 @@ public sealed class LlavaPipeline : IDisposable
 
         var device = torch.device(options.Device);
         var model = new LlavaForConditionalGeneration(LlavaArchitecture.From(config), device, options.DType);
-        using (var source = research
-                   ? new CombinedTensorSource((CheckpointSource.Open(modelDirectory), LlavaKeyMaps.Research),
-                                              (CheckpointSource.Open(options.VisionTowerPath!), LlavaKeyMaps.ClipTower))
-                   : new CombinedTensorSource((CheckpointSource.Open(modelDirectory), LlavaKeyMaps.Hf)))
+        try
         {
-            StateLoader.Load(model, source);
+            using (var source = research
+                       ? new CombinedTensorSource((CheckpointSource.Open(modelDirectory), LlavaKeyMaps.Research),
+                                                  (CheckpointSource.Open(options.VisionTowerPath!), LlavaKeyMaps.ClipTower))
+                       : new CombinedTensorSource((CheckpointSource.Open(modelDirectory), LlavaKeyMaps.Hf)))
+            {
+                StateLoader.Load(model, source);
+            }
+            Freeze(model);
+            model.LanguageModel.Kernel = options.Attention;
+            var tokenizer = TokenizerLoader.FromFolder(modelDirectory);
+            var processor = new ClipImageProcessor(PreprocessorConfig.Load(processorDirectory, config));
+            return new LlavaPipeline(config, model, tokenizer, processor);
         }
-        Freeze(model);
-        model.LanguageModel.Kernel = options.Attention;
-        var tokenizer = TokenizerLoader.FromFolder(modelDirectory);
-        var processor = new ClipImageProcessor(PreprocessorConfig.Load(processorDirectory, config));
-        return new LlavaPipeline(config, model, tokenizer, processor);
+        catch
+        {
+            model.Dispose();   // a failed load must not keep gigabytes of native weights alive until finalisation
+            throw;
+        }
     }
 
     /// <summary>Weights never need gradients (the pruning probe differentiates activations only).</summary>
