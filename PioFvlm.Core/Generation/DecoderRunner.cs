@@ -95,7 +95,8 @@ public static class DecoderRunner
                 int next = ArgMax(logits, options.SuppressTokens);
                 if (i > 0) logits.Dispose();
                 tokens.Add(next);
-                options.OnToken?.Invoke(next, stream?.Push(next) ?? "");
+                // Ids past the tokenizer's vocabulary (HF LLaVA pads the LM head to 32064 rows) have no text.
+                options.OnToken?.Invoke(next, stream != null && tokenizer!.IdToToken(next) != null ? stream.Push(next) : "");
                 if (options.StopAtEos && eosIds.Contains(next)) break;
                 if (i + 1 == options.MaxNewTokens) break;
                 if (cache.LengthOf(0) >= cache.Capacity)
@@ -109,11 +110,11 @@ public static class DecoderRunner
 
     static int ArgMax(Tensor logits, IReadOnlyList<int> suppress)
     {
-        using var scope = NewDisposeScope();                       // argmax's result tensor too, not only the clone
+        using var scope = NewDisposeScope();                       // disposes argmax's result too
         if (suppress.Count == 0) return (int)logits.argmax().item<long>();
-        var masked = logits.clone();
-        foreach (int id in suppress) masked[id] = float.NegativeInfinity;
-        return (int)masked.argmax().item<long>();
+        // One index_fill for the whole list: per-id indexing costs a native call each (the whole vocabulary in tests).
+        var ids = tensor(suppress.Select(id => (long)id).ToArray(), ScalarType.Int64, logits.device);
+        return (int)logits.index_fill(0, ids, float.NegativeInfinity).argmax().item<long>();
     }
 
     static Tensor CompactPositions(Tensor positionIds)

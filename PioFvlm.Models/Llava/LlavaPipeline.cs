@@ -74,18 +74,26 @@ public sealed class LlavaPipeline : IDisposable
 
         var device = torch.device(options.Device);
         var model = new LlavaForConditionalGeneration(LlavaArchitecture.From(config), device, options.DType);
-        using (var source = research
-                   ? new CombinedTensorSource((CheckpointSource.Open(modelDirectory), LlavaKeyMaps.Research),
-                                              (CheckpointSource.Open(options.VisionTowerPath!), LlavaKeyMaps.ClipTower))
-                   : new CombinedTensorSource((CheckpointSource.Open(modelDirectory), LlavaKeyMaps.Hf)))
+        try
         {
-            StateLoader.Load(model, source);
+            using (var source = research
+                       ? new CombinedTensorSource((CheckpointSource.Open(modelDirectory), LlavaKeyMaps.Research),
+                                                  (CheckpointSource.Open(options.VisionTowerPath!), LlavaKeyMaps.ClipTower))
+                       : new CombinedTensorSource((CheckpointSource.Open(modelDirectory), LlavaKeyMaps.Hf)))
+            {
+                StateLoader.Load(model, source);
+            }
+            Freeze(model);
+            model.LanguageModel.Kernel = options.Attention;
+            var tokenizer = TokenizerLoader.FromFolder(modelDirectory);
+            var processor = new ClipImageProcessor(PreprocessorConfig.Load(processorDirectory, config));
+            return new LlavaPipeline(config, model, tokenizer, processor);
         }
-        Freeze(model);
-        model.LanguageModel.Kernel = options.Attention;
-        var tokenizer = TokenizerLoader.FromFolder(modelDirectory);
-        var processor = new ClipImageProcessor(PreprocessorConfig.Load(processorDirectory, config));
-        return new LlavaPipeline(config, model, tokenizer, processor);
+        catch
+        {
+            model.Dispose();   // a failed load must not keep gigabytes of native weights alive until finalisation
+            throw;
+        }
     }
 
     /// <summary>Weights never need gradients (the pruning probe differentiates activations only).</summary>
@@ -180,8 +188,15 @@ public sealed class LlavaPipeline : IDisposable
             TokensGenerated = tokens.Count,
             KvCacheBytes = kvBytes,
         };
-        return new GenerationResult(tokens, Tokenizer.Decode(tokens).Trim(), stats);
+        return new GenerationResult(tokens, DecodeText(tokens), stats);
     }
+
+    /// <summary>
+    /// The answer text: special tokens skipped, and so are ids the tokenizer does not know (HF LLaVA pads the LM head to
+    /// 32064 rows, 62 past the tokenizer's 32002; HF's decode drops them too), then trimmed as the research code does.
+    /// </summary>
+    public string DecodeText(IEnumerable<int> tokenIds) =>
+        Tokenizer.Decode(tokenIds.Where(id => Tokenizer.IdToToken(id) != null)).Trim();
 
     /// <summary>One call for users: the checkpoint's template around <paramref name="question"/> and one image.</summary>
     public GenerationResult Generate(RgbImage image, string question, GenerationOptions? options = null, IPrefillPruner? pruner = null,

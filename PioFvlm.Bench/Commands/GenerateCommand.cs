@@ -1,0 +1,143 @@
+using System.Globalization;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using PioFvlm.Core.Generation;
+using PioFvlm.Core.IO;
+using PioFvlm.Core.IO.Loading;
+using PioFvlm.Core.Pruning;
+using PioFvlm.Core.Runtime;
+using PioFvlm.Core.Text;
+using PioFvlm.Core.Vision;
+using PioFvlm.Models;
+using PioFvlm.Models.Configs;
+using PioFvlm.Models.Llava;
+using static TorchSharp.torch;
+
+namespace PioFvlm.Bench.Commands;
+
+/// <summary>
+/// <c>pio-fvlm generate --model DIR --image FILE --prompt TEXT [--max-new-tokens N] [--dtype Float32|BFloat16|Float16]
+/// [--vision-tower DIR] [--json]</c>: greedy answer of a LLaVA-1.5 checkpoint about one image, with the statistics
+/// (visual tokens, prompt length, vision / prefill / decode time, tokens per second, KV cache size). The prompt is put
+/// into the checkpoint's conversation template unless it already holds <c>&lt;image&gt;</c>. Exit 0 on success, 1 with
+/// a one-line error (file, key or value at fault) when the model, image or prompt cannot be used, 2 on bad arguments.
+/// </summary>
+public static class GenerateCommand
+{
+    const string Usage = "generate --model DIR --image FILE --prompt TEXT [--max-new-tokens N] [--dtype Float32|BFloat16|Float16] [--vision-tower DIR] [--json]";
+
+    /// <summary>Options with values; the pruning engine adds "pruning" here (see <see cref="PrunerFrom"/>).</summary>
+    static readonly string[] Valued = ["model", "image", "prompt", "max-new-tokens", "dtype", "vision-tower"];
+
+    public static int Run(string[] args)
+    {
+        var a = new ArgReader(args, flags: ["json"], valued: Valued);
+        string model = a.Value("model") ?? throw new UsageException($"--model DIR is required; usage: {Usage}");
+        string imagePath = a.Value("image") ?? throw new UsageException($"--image FILE is required; usage: {Usage}");
+        string prompt = a.Value("prompt") ?? throw new UsageException($"--prompt TEXT is required; usage: {Usage}");
+        int maxNewTokens = ParseMaxNewTokens(a.Value("max-new-tokens"));
+        var dtype = ParseDType(a.Value("dtype"));
+        bool json = a.Flag("json");
+        if (a.Positional.Count > 0) throw new UsageException($"unexpected argument '{a.Positional[0]}'; usage: {Usage}");
+
+        try
+        {
+            if (!Directory.Exists(model)) throw new DirectoryNotFoundException($"model folder not found: {model}");
+            if (a.Value("vision-tower") is string tower && !Directory.Exists(tower))
+                throw new DirectoryNotFoundException($"vision tower folder not found: {tower}");
+            var image = ImageDecoder.Decode(imagePath);   // before the (slow) model load: a bad image fails fast
+            TorchRuntime.EnsureLoaded();
+            using var pipeline = LlavaPipeline.FromPretrained(model, new LoadOptions { DType = dtype, VisionTowerPath = a.Value("vision-tower") });
+            var pruner = PrunerFrom(a);
+            string fullPrompt = prompt.Contains(LlavaPromptFormat.ImagePlaceholder, StringComparison.Ordinal)
+                ? prompt : pipeline.FormatPrompt(prompt);
+            using var inputs = pipeline.Prepare(fullPrompt, [image], maxNewTokens);
+            var result = pipeline.Generate(inputs, new GenerationOptions { MaxNewTokens = maxNewTokens }, pruner);
+            Console.WriteLine(json ? Json(model, imagePath, fullPrompt, dtype, result).ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping })
+                                   : Describe(result));
+            return 0;
+        }
+        catch (Exception e) when (IsUserError(e))
+        {
+            string message = e.Message;
+            if (json) Console.WriteLine(new JsonObject { ["ok"] = false, ["error"] = message }.ToJsonString());
+            else Console.Error.WriteLine($"pio-fvlm generate: {message}");
+            return 1;
+        }
+    }
+
+    /// <summary>
+    /// Extension point for the pruning engine: it adds <c>--pruning FILE</c> to <see cref="Valued"/> and builds the
+    /// intra-LLM pruner from that file here. Until then every run is unpruned.
+    /// </summary>
+    static IPrefillPruner? PrunerFrom(ArgReader args)
+    {
+        _ = args;
+        return null;
+    }
+
+    /// <summary>Failures a user can fix (paths, files, config, prompt); anything else is a bug and keeps its stack trace.</summary>
+    static bool IsUserError(Exception e) => e is FileNotFoundException or DirectoryNotFoundException or ImageDecodeException
+        or ConfigFormatException or CheckpointFormatException or StateLoadException or TokenizerFormatException
+        or ArgumentException or NotSupportedException or FormatException or InsufficientMemoryException
+        or UnauthorizedAccessException or TorchLoadException or IOException;
+
+    static int ParseMaxNewTokens(string? value)
+    {
+        if (value == null) return 32;
+        return int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n >= 1
+            ? n : throw new UsageException($"--max-new-tokens must be a positive integer, got '{value}'");
+    }
+
+    static ScalarType ParseDType(string? value) => value switch
+    {
+        null or "Float32" or "float32" or "F32" => ScalarType.Float32,
+        "BFloat16" or "bfloat16" or "BF16" => ScalarType.BFloat16,
+        "Float16" or "float16" or "F16" => ScalarType.Float16,
+        _ => throw new UsageException($"--dtype must be Float32, BFloat16 or Float16, got '{value}'"),
+    };
+
+    static string Describe(GenerationResult r)
+    {
+        var s = r.Stats;
+        var w = new StringWriter(CultureInfo.InvariantCulture);
+        w.WriteLine(r.Text);
+        w.WriteLine();
+        w.WriteLine($"visual tokens   {s.VisualTokensIn} in, {s.VisualTokensOut} out");
+        w.WriteLine($"prompt length   {s.PromptLength} positions");
+        w.WriteLine($"vision          {s.VisionMs:F1} ms");
+        w.WriteLine($"prefill         {s.PrefillMs:F1} ms{(s.PruningMs > 0 ? $" (pruning {s.PruningMs:F1} ms)" : "")}");
+        w.WriteLine($"decode          {s.DecodeMs:F1} ms, {s.TokensGenerated} tokens, {s.DecodeTokensPerSecond:F1} tok/s");
+        w.WriteLine($"kv cache        {s.KvCacheBytes / 1048576.0:F2} MiB after prefill");
+        return w.ToString().TrimEnd();
+    }
+
+    static JsonObject Json(string model, string image, string prompt, ScalarType dtype, GenerationResult r)
+    {
+        var s = r.Stats;
+        return new JsonObject
+        {
+            ["ok"] = true,
+            ["model"] = model,
+            ["image"] = image,
+            ["prompt"] = prompt,
+            ["dtype"] = dtype.ToString(),
+            ["answer"] = r.Text,
+            ["token_ids"] = new JsonArray(r.TokenIds.Select(t => (JsonNode)t).ToArray()),
+            ["stats"] = new JsonObject
+            {
+                ["visual_tokens_in"] = s.VisualTokensIn,
+                ["visual_tokens_out"] = s.VisualTokensOut,
+                ["prompt_length"] = s.PromptLength,
+                ["vision_ms"] = s.VisionMs,
+                ["prefill_ms"] = s.PrefillMs,
+                ["pruning_ms"] = s.PruningMs,
+                ["decode_ms"] = s.DecodeMs,
+                ["tokens"] = s.TokensGenerated,
+                ["tokens_per_second"] = s.DecodeTokensPerSecond,
+                ["kv_cache_mib"] = s.KvCacheBytes / 1048576.0,
+            },
+        };
+    }
+}
