@@ -9,7 +9,7 @@ public static class Cli
     {
         ("inspect", "inspect PATH [--verify] [--json]: tensors, bytes, dtypes and config of a checkpoint", InspectCommand.Run),
         ("estimate", "estimate --model (llava-1.5-7b|llava-next-7b|qwen2.5-vl-7b|PATH) [--visual N] [--text T] [--schedule PRESET | --stages \"1:218,10:128,15:54\"] [--pre-llm K] [--dtype Float16] [--json]: FLOPs, KV cache and tokens per layer of one prefill", EstimateCommand.Run),
-        ("generate", "generate --model DIR --image FILE --prompt TEXT [--max-new-tokens N] [--dtype Float32|BFloat16|Float16] [--vision-tower DIR] [--json]: greedy answer and timings", GenerateCommand.Run),
+        ("generate", "generate --model DIR --image FILE --prompt TEXT [--max-new-tokens N] [--dtype Float32|BFloat16|Float16] [--vision-tower DIR] [--schedule PRESET | --pruning FILE] [--json]: greedy answer and timings", GenerateCommand.Run),
         ("make-tiny", "make-tiny --out DIR [--layout hf|modern|research] [--seed N] [--dtype F16|F32] [--shards N] [--tokenizer DIR]: write a random tiny LLaVA-1.5 model folder", MakeTinyCommand.Run),
         ("measure-llava-7b-prefill", "", Macro.Llava7bPrefill.Run),   // hidden: scripts/measure_7b_prefill.sh
         ("io-throughput", "io-throughput [GB] [DIR]: write and read back a large safetensors file, print GB/s", Micro.SafetensorsThroughput.Run),

@@ -25,10 +25,10 @@ namespace PioFvlm.Bench.Commands;
 /// </summary>
 public static class GenerateCommand
 {
-    const string Usage = "generate --model DIR --image FILE --prompt TEXT [--max-new-tokens N] [--dtype Float32|BFloat16|Float16] [--vision-tower DIR] [--json]";
+    const string Usage = "generate --model DIR --image FILE --prompt TEXT [--max-new-tokens N] [--dtype Float32|BFloat16|Float16] [--vision-tower DIR] [--schedule PRESET | --pruning FILE] [--json]";
 
-    /// <summary>Options with values; the pruning engine adds "pruning" here (see <see cref="PrunerFrom"/>).</summary>
-    static readonly string[] Valued = ["model", "image", "prompt", "max-new-tokens", "dtype", "vision-tower"];
+    /// <summary>Options with values.</summary>
+    static readonly string[] Valued = ["model", "image", "prompt", "max-new-tokens", "dtype", "vision-tower", "schedule", "pruning"];
 
     public static int Run(string[] args)
     {
@@ -49,13 +49,14 @@ public static class GenerateCommand
             var image = ImageDecoder.Decode(imagePath);   // before the (slow) model load: a bad image fails fast
             TorchRuntime.EnsureLoaded();
             using var pipeline = LlavaPipeline.FromPretrained(model, new LoadOptions { DType = dtype, VisionTowerPath = a.Value("vision-tower") });
-            var pruner = PrunerFrom(a);
+            var plan = PlanFrom(a);
             string fullPrompt = prompt.Contains(LlavaPromptFormat.ImagePlaceholder, StringComparison.Ordinal)
                 ? prompt : pipeline.FormatPrompt(prompt);
             using var inputs = pipeline.Prepare(fullPrompt, [image], maxNewTokens);
-            var result = pipeline.Generate(inputs, new GenerationOptions { MaxNewTokens = maxNewTokens }, pruner);
-            Console.WriteLine(json ? Json(model, imagePath, fullPrompt, dtype, result).ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping })
-                                   : Describe(result));
+            var result = pipeline.Generate(inputs, new GenerationOptions { MaxNewTokens = maxNewTokens }, plan);
+            var stages = (plan.Intra as ScoreThenSelectPruner)?.LastReport ?? [];
+            Console.WriteLine(json ? Json(model, imagePath, fullPrompt, dtype, plan, stages, result).ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping })
+                                   : Describe(plan, stages, result));
             return 0;
         }
         catch (Exception e) when (IsUserError(e))
@@ -68,13 +69,23 @@ public static class GenerateCommand
     }
 
     /// <summary>
-    /// Extension point for the pruning engine: it adds <c>--pruning FILE</c> to <see cref="Valued"/> and builds the
-    /// intra-LLM pruner from that file here. Until then every run is unpruned.
+    /// <c>--schedule PRESET</c> (PIO-FVLM with a named schedule, e.g. pio-11, pio-ve-11) or <c>--pruning FILE</c> (a JSON
+    /// pruning config, see <see cref="PruningConfig"/>); neither = unpruned.
     /// </summary>
-    static IPrefillPruner? PrunerFrom(ArgReader args)
+    static PruningPlan PlanFrom(ArgReader args)
     {
-        _ = args;
-        return null;
+        string? preset = args.Value("schedule"), file = args.Value("pruning");
+        if (preset != null && file != null) throw new UsageException("give --schedule or --pruning, not both");
+        if (file != null) return PruningConfig.Load(file);
+        if (preset == null) return PruningPlan.None;
+        try
+        {
+            return PioFvlmMethod.Create(new PioFvlmOptions { Schedule = Core.Pruning.Efficiency.SchedulePresets.Get(preset).ToSchedule() });
+        }
+        catch (KeyNotFoundException e)
+        {
+            throw new UsageException(e.Message);
+        }
     }
 
     /// <summary>Failures a user can fix (paths, files, config, prompt); anything else is a bug and keeps its stack trace.</summary>
@@ -98,12 +109,18 @@ public static class GenerateCommand
         _ => throw new UsageException($"--dtype must be Float32, BFloat16 or Float16, got '{value}'"),
     };
 
-    static string Describe(GenerationResult r)
+    static string Describe(PruningPlan plan, IReadOnlyList<PruningStageReport> stages, GenerationResult r)
     {
         var s = r.Stats;
         var w = new StringWriter(CultureInfo.InvariantCulture);
         w.WriteLine(r.Text);
         w.WriteLine();
+        w.WriteLine($"pruning         {plan.Name}");
+        if (s.VisualTokensBeforeReduction != s.VisualTokensIn)
+            w.WriteLine($"pre-LLM         {s.VisualTokensBeforeReduction} -> {s.VisualTokensIn} visual tokens");
+        foreach (var st in stages)
+            w.WriteLine($"  after layer {st.AfterLayer,-3} {st.VisualBefore} -> {st.VisualAfter} visual tokens " +
+                        $"(score {st.ScoreMs:F1} ms, select {st.SelectMs:F1} ms){(st.FallbackUsed ? $" WARNING: {st.Warning}" : "")}");
         w.WriteLine($"visual tokens   {s.VisualTokensIn} in, {s.VisualTokensOut} out");
         w.WriteLine($"prompt length   {s.PromptLength} positions");
         w.WriteLine($"vision          {s.VisionMs:F1} ms");
@@ -113,12 +130,19 @@ public static class GenerateCommand
         return w.ToString().TrimEnd();
     }
 
-    static JsonObject Json(string model, string image, string prompt, ScalarType dtype, GenerationResult r)
+    static JsonObject Json(string model, string image, string prompt, ScalarType dtype, PruningPlan plan,
+                           IReadOnlyList<PruningStageReport> stages, GenerationResult r)
     {
         var s = r.Stats;
         return new JsonObject
         {
             ["ok"] = true,
+            ["pruning"] = plan.Name,
+            ["stages"] = new JsonArray(stages.Select(st => (JsonNode)new JsonObject
+            {
+                ["after_layer"] = st.AfterLayer, ["visual_before"] = st.VisualBefore, ["visual_after"] = st.VisualAfter,
+                ["score_ms"] = st.ScoreMs, ["select_ms"] = st.SelectMs, ["fallback"] = st.FallbackUsed,
+            }).ToArray()),
             ["model"] = model,
             ["image"] = image,
             ["prompt"] = prompt,
@@ -127,6 +151,7 @@ public static class GenerateCommand
             ["token_ids"] = new JsonArray(r.TokenIds.Select(t => (JsonNode)t).ToArray()),
             ["stats"] = new JsonObject
             {
+                ["visual_tokens_before_reduction"] = s.VisualTokensBeforeReduction,
                 ["visual_tokens_in"] = s.VisualTokensIn,
                 ["visual_tokens_out"] = s.VisualTokensOut,
                 ["prompt_length"] = s.PromptLength,

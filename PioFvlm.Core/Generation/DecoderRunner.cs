@@ -20,6 +20,7 @@ public static class DecoderRunner
         var clock = Stopwatch.StartNew();
         double pruningMs = 0;
         int layers = decoder.LayerCount;
+        pruner?.Validate(layers);
         var tokensPerLayer = new long[layers];
         var visualPerLayer = new long[layers];
         var state = new PrefillState(sequence.Embeddings, sequence.PositionIds, sequence.VisualSpans, sequence.TokenIds, 0);

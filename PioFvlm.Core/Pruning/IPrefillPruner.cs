@@ -9,6 +9,12 @@ namespace PioFvlm.Core.Pruning;
 /// </summary>
 public interface IPrefillPruner
 {
+    /// <summary>
+    /// Called once at the start of every prefill with the decoder depth: throws when the pruner's stages do not fit it
+    /// (a stage at layer L or beyond would otherwise never run, silently).
+    /// </summary>
+    void Validate(int layerCount) { }
+
     /// <summary>Whether a stage runs after <paramref name="layersDone"/> layers.</summary>
     bool PrunesAfter(int layersDone);
 

@@ -43,6 +43,9 @@ public sealed class ScoreThenSelectPruner : IPrefillPruner
     /// <summary>The stages run by the latest prefill, in order (a copy).</summary>
     public IReadOnlyList<PruningStageReport> LastReport => _report.ToArray();
 
+    /// <inheritdoc />
+    public void Validate(int layerCount) => Schedule.Validate(layerCount);
+
     public bool PrunesAfter(int layersDone) => StageIndex(layersDone) >= 0;
 
     public PrefillState Prune(PrefillState state, IDecoderStack decoder)

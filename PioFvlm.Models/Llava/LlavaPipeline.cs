@@ -198,6 +198,10 @@ public sealed class LlavaPipeline : IDisposable
     public string DecodeText(IEnumerable<int> tokenIds) =>
         Tokenizer.Decode(tokenIds.Where(id => Tokenizer.IdToToken(id) != null)).Trim();
 
+    /// <summary>Greedy generation with a pruning plan (both insertion points and the position policy).</summary>
+    public GenerationResult Generate(LlavaInputs inputs, GenerationOptions? options, PruningPlan plan) =>
+        Generate(inputs, options, plan.Intra, plan.Positions, plan.PreLlm);
+
     /// <summary>One call for users: the checkpoint's template around <paramref name="question"/> and one image.</summary>
     public GenerationResult Generate(RgbImage image, string question, GenerationOptions? options = null, IPrefillPruner? pruner = null,
                                      IPreLlmReducer? preLlm = null)

@@ -1,0 +1,36 @@
+using PioFvlm.Core.Generation;
+using PioFvlm.Core.Pruning.PreLlm;
+using PioFvlm.Core.Pruning.Saliency;
+using PioFvlm.Core.Pruning.Selectors;
+
+namespace PioFvlm.Core.Pruning;
+
+/// <summary>PIO-FVLM settings; defaults are the reference semantics plus the deterministic sort and the cheap exact probe.</summary>
+public sealed record PioFvlmOptions
+{
+    public required PruningSchedule Schedule { get; init; }
+    public GradientSaliencyOptions Saliency { get; init; } = GradientSaliencyOptions.Llava;
+    /// <summary>Feature-space NMS (reference); false = plain top-K by saliency (the reference's ablation switch).</summary>
+    public bool Nms { get; init; } = true;
+    public double NmsThreshold { get; init; } = FeatureNms.DefaultThreshold;
+    /// <summary>Compact for LLaVA (reference), KeepOriginal for Qwen (reference).</summary>
+    public PositionPolicy Positions { get; init; } = PositionPolicy.Compact;
+}
+
+/// <summary>
+/// PIO-FVLM = ScoreThenSelect(GradientSaliency, FeatureNms) inside the LLM, plus, for "w/ VE" schedules
+/// (<see cref="PruningSchedule.PreLlmKeep"/>), the reference's encoder stage (VScan's) before it.
+/// </summary>
+public static class PioFvlmMethod
+{
+    public static PruningPlan Create(PioFvlmOptions options)
+    {
+        options.Schedule.ValidateShape();
+        ITokenSelector selector = options.Nms ? new FeatureNms(options.NmsThreshold) : new TopKSelector();
+        var intra = options.Schedule.Stages.Count == 0
+            ? null
+            : new ScoreThenSelectPruner(new GradientSaliency(options.Saliency), selector, options.Schedule);
+        IPreLlmReducer? preLlm = options.Schedule.PreLlmKeep is int keep ? new VScanEncoderStage(keep) : null;
+        return new PruningPlan($"PioFvlm/{options.Schedule.Name}", preLlm, intra, options.Positions);
+    }
+}
