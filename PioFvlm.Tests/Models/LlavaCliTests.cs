@@ -1,4 +1,4 @@
-using PioFvlm.Bench;
+using PioFvlm.Tests.CommandLine;
 using PioFvlm.Models.Llava;
 using PioFvlm.Tests.TestSupport;
 
@@ -20,31 +20,12 @@ public class LlavaCliTests
         return "";
     }
 
-    static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
-        Console.SetOut(stdout);
-        Console.SetError(stderr);
-        try
-        {
-            int code = Cli.Run(args);
-            return (code, stdout.ToString(), stderr.ToString());
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-            Console.SetError(oldErr);
-        }
-    }
-
     [Test]
     public void GenerateOnTheBundledModelPrintsAnAnswerAndStatistics()
     {
         using var dir = new TempDir();
         string png = LlavaTestModels.WritePng(dir.File("image.png"));
-        var (code, output, error) = Run("generate", "--model", BundledModel(), "--image", png, "--prompt", "What is this?",
+        var (code, output, error) = CliRunner.Run("generate", "--model", BundledModel(), "--image", png, "--prompt", "What is this?",
                                         "--max-new-tokens", "5");
         Assert.That(code, Is.EqualTo(0), error);
         Assert.That(error, Is.Empty);
@@ -60,7 +41,7 @@ public class LlavaCliTests
     {
         using var dir = new TempDir();
         string png = LlavaTestModels.WritePng(dir.File("image.png"), 28, 28);
-        var (code, output, error) = Run("generate", "--model", BundledModel(), "--image", png, "--prompt", "USER: <image>\nHi ASSISTANT:",
+        var (code, output, error) = CliRunner.Run("generate", "--model", BundledModel(), "--image", png, "--prompt", "USER: <image>\nHi ASSISTANT:",
                                         "--max-new-tokens", "3", "--json");
         Assert.That(code, Is.EqualTo(0), error);
         using var doc = System.Text.Json.JsonDocument.Parse(output);
@@ -75,7 +56,7 @@ public class LlavaCliTests
     {
         using var dir = new TempDir();
         string missing = dir.File("no-such-image.png");
-        var (code, _, error) = Run("generate", "--model", BundledModel(), "--image", missing, "--prompt", "Hi");
+        var (code, _, error) = CliRunner.Run("generate", "--model", BundledModel(), "--image", missing, "--prompt", "Hi");
         Assert.That(code, Is.EqualTo(1));
         Assert.That(error, Does.Contain(missing));
         Assert.That(error.Trim().Split('\n'), Has.Length.EqualTo(1), "one line");
@@ -87,7 +68,7 @@ public class LlavaCliTests
         using var dir = new TempDir();
         string notImage = dir.File("notes.png");
         File.WriteAllText(notImage, "not an image");
-        var (code, _, error) = Run("generate", "--model", BundledModel(), "--image", notImage, "--prompt", "Hi");
+        var (code, _, error) = CliRunner.Run("generate", "--model", BundledModel(), "--image", notImage, "--prompt", "Hi");
         Assert.That(code, Is.EqualTo(1));
         Assert.That(error, Does.Contain(notImage));
 
@@ -95,11 +76,11 @@ public class LlavaCliTests
         Directory.CreateDirectory(model);
         File.WriteAllText(Path.Combine(model, "config.json"), "{\"model_type\": \"llava\", \"vision_feature_select_strategy\": \"middle\"}");
         string png = LlavaTestModels.WritePng(dir.File("image.png"));
-        (code, _, error) = Run("generate", "--model", model, "--image", png, "--prompt", "Hi");
+        (code, _, error) = CliRunner.Run("generate", "--model", model, "--image", png, "--prompt", "Hi");
         Assert.That(code, Is.EqualTo(1));
         Assert.That(error, Does.Contain("config.json").And.Contain("vision_feature_select_strategy"));
 
-        (code, _, error) = Run("generate", "--model", BundledModel(), "--image", png);
+        (code, _, error) = CliRunner.Run("generate", "--model", BundledModel(), "--image", png);
         Assert.That(code, Is.EqualTo(2), "missing --prompt is a usage error");
         Assert.That(error, Does.Contain("--prompt"));
     }
@@ -109,7 +90,7 @@ public class LlavaCliTests
     {
         using var dir = new TempDir();
         string output = dir.File("tiny");
-        var (code, stdout, error) = Run("make-tiny", "--out", output, "--layout", "modern", "--seed", "4", "--dtype", "F32",
+        var (code, stdout, error) = CliRunner.Run("make-tiny", "--out", output, "--layout", "modern", "--seed", "4", "--dtype", "F32",
                                         "--tokenizer", LlavaTestModels.Llama2TokenizerDir);
         Assert.That(code, Is.EqualTo(0), error);
         Assert.That(stdout, Does.Contain(output));

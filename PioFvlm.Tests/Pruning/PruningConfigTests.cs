@@ -1,0 +1,79 @@
+using PioFvlm.Core.Generation;
+using PioFvlm.Core.Pruning;
+using PioFvlm.Core.Pruning.PreLlm;
+using PioFvlm.Core.Pruning.Saliency;
+using PioFvlm.Core.Pruning.Selectors;
+
+namespace PioFvlm.Tests.Pruning;
+
+/// <summary>JSON pruning configs: presets, named stages, methods, and errors that name the key.</summary>
+public class PruningConfigTests
+{
+    [Test]
+    public void PresetNameGivesThePioPlanWithTheReferenceStages()
+    {
+        var plan = PruningConfig.Parse("""{ "Method": "PioFvlm", "Schedule": "pio-11" }""", "t.json");
+        var pruner = (ScoreThenSelectPruner)plan.Intra!;
+        Assert.That(pruner.Schedule.Stages.Select(s => (s.AfterLayer, s.Keep)),
+            Is.EqualTo(new[] { (1, (int?)92), (10, 54), (15, 22) }), "spec §5.2: [1,10,15] / [92,54,22]");
+        Assert.That(pruner.Scorer, Is.InstanceOf<GradientSaliency>());
+        Assert.That(pruner.Selector, Is.InstanceOf<FeatureNms>());
+        Assert.That(((FeatureNms)pruner.Selector).Threshold, Is.EqualTo(0.8));
+        Assert.That(plan.PreLlm, Is.Null);
+        Assert.That(plan.Positions, Is.EqualTo(PositionPolicy.Compact));
+    }
+
+    [Test]
+    public void WithVePresetAddsTheEncoderStage()
+    {
+        var plan = PruningConfig.Parse("""{ "Schedule": "pio-ve-11" }""", "t.json");
+        Assert.That(plan.PreLlm, Is.InstanceOf<VScanEncoderStage>());
+        Assert.That(((VScanEncoderStage)plan.PreLlm!).Budget, Is.EqualTo(96));
+        Assert.That(((ScoreThenSelectPruner)plan.Intra!).Schedule.Stages.Single().AfterLayer, Is.EqualTo(16));
+    }
+
+    [Test]
+    public void NamedStagesAreOrderedByLayerAndOptionsApply()
+    {
+        var plan = PruningConfig.Parse("""
+            { "Method": "PioFvlm", "Stages": { "late": { "AfterLayer": 9, "Ratio": 0.5 }, "early": { "AfterLayer": 2, "Keep": 30 } },
+              "Nms": false, "Probe": "Full", "Window": "IncludeLastToken", "Positions": "KeepOriginal" }
+            """, "t.json");
+        var pruner = (ScoreThenSelectPruner)plan.Intra!;
+        Assert.That(pruner.Schedule.Stages.Select(s => s.AfterLayer), Is.EqualTo(new[] { 2, 9 }));
+        Assert.That(pruner.Schedule.Stages[1].Ratio, Is.EqualTo(0.5));
+        Assert.That(pruner.Selector, Is.InstanceOf<TopKSelector>());
+        var saliency = (GradientSaliency)pruner.Scorer;
+        Assert.That(saliency.Options.Probe, Is.EqualTo(ProbeImplementation.Full));
+        Assert.That(saliency.Options.Window, Is.EqualTo(SupervisionWindow.IncludeLastToken));
+        Assert.That(plan.Positions, Is.EqualTo(PositionPolicy.KeepOriginal));
+    }
+
+    [Test]
+    public void ControlMethodsAndKeepAll()
+    {
+        Assert.That(((ScoreThenSelectPruner)PruningConfig.Parse("""{ "Method": "Random", "Seed": 3, "Schedule": "pio-22" }""", "t").Intra!).Scorer,
+            Is.InstanceOf<RandomScorer>());
+        Assert.That(((ScoreThenSelectPruner)PruningConfig.Parse("""{ "Method": "FeatureNorm", "Schedule": "pio-22" }""", "t").Intra!).Scorer,
+            Is.InstanceOf<FeatureNormScorer>());
+        var keepAll = PruningConfig.Parse("""{ "Method": "KeepAll" }""", "t");
+        Assert.That(keepAll.Intra, Is.Null);
+        Assert.That(keepAll.PreLlm, Is.Null);
+    }
+
+    [TestCase("""{ "Methdo": "PioFvlm" }""", "unknown key 'Methdo'")]
+    [TestCase("""{ "Stages": { "s1": { "AfterLayer": 2, "Kep": 3 } } }""", "unknown key 'Stages:s1:Kep'")]
+    [TestCase("""{ "Stages": { "s1": { "Keep": 3 } } }""", "Stages:s1:AfterLayer is required")]
+    [TestCase("""{ "Stages": { "s1": { "AfterLayer": 2, "Keep": 3.5 } } }""", "Stages:s1:Keep must be an integer")]
+    [TestCase("""{ "Schedule": "pio-99" }""", "unknown schedule preset 'pio-99'")]
+    [TestCase("""{ "Schedule": "pio-11", "Stages": {} }""", "either Schedule")]
+    [TestCase("""{ "Method": "Magic", "Schedule": "pio-11" }""", "Method 'Magic'")]
+    [TestCase("""{ "Schedule": "pio-11", "Probe": "Fast" }""", "Probe = 'Fast' is not one of Cheap, Full")]
+    [TestCase("""[1, 2]""", "top level must be a JSON object")]
+    [TestCase("""{ "Schedule": """, "not valid JSON")]
+    public void BadConfigsNameTheFileAndKey(string json, string fragment)
+    {
+        var e = Assert.Throws<FormatException>(() => PruningConfig.Parse(json, "runs/bad.json"))!;
+        Assert.That(e.Message, Does.StartWith("runs/bad.json: ").And.Contain(fragment));
+    }
+}
