@@ -3,6 +3,10 @@ using System.Globalization;
 using PioFvlm.Bench.Commands;
 using PioFvlm.Core.Generation;
 using PioFvlm.Core.Nn;
+using PioFvlm.Core.Pruning;
+using PioFvlm.Core.Pruning.Efficiency;
+using PioFvlm.Core.Pruning.Saliency;
+using PioFvlm.Core.Pruning.Selectors;
 using PioFvlm.Core.Runtime;
 using PioFvlm.Models.Configs;
 using PioFvlm.Models.Llava;
@@ -24,12 +28,15 @@ public static class Llava7bPrefill
 
     public static int Run(string[] args)
     {
-        var a = new ArgReader(args, flags: ["force"], valued: ["config", "text-tokens", "threads"]);
+        var a = new ArgReader(args, flags: ["force", "probe-costs"], valued: ["config", "text-tokens", "threads", "schedules", "repeats"]);
         string config = a.Value("config") ?? FindConfig()
             ?? throw new UsageException("--config FILE (llava-1.5-7b-hf config.json) not given and PioFvlm.Tests/TestData/configs/llava-1.5-7b-hf/config.json not found");
         int textTokens = int.Parse(a.Value("text-tokens") ?? "60", CultureInfo.InvariantCulture);
         int threads = int.Parse(a.Value("threads") ?? "2", CultureInfo.InvariantCulture);
         if (textTokens < 2) throw new UsageException("--text-tokens must be at least 2");
+        var schedules = (a.Value("schedules") ?? "unpruned").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        int repeats = int.Parse(a.Value("repeats") ?? "1", CultureInfo.InvariantCulture);
+        var plans = schedules.Select(PlanFor).ToList();   // unknown names fail before the 7B build
 
         double freeGiB = AvailableGiB();
         Console.WriteLine($"available memory {freeGiB:F1} GiB, need about {NeededGiB} GiB");
@@ -67,19 +74,99 @@ public static class Llava7bPrefill
         clock.Restart();
         using var features = model.EncodeImages(pixels);
         double visionMs = clock.Elapsed.TotalMilliseconds;
-        using var sequence = model.BuildSequence(ids, features);
-        using var cache = KvCache.For(architecture.Text, 1, sequence.Length + 1, ScalarType.BFloat16, CPU);
-        using var prefill = DecoderRunner.Prefill(model.LanguageModel, sequence, cache);
-        bool finite = prefill.LastLogits.isfinite().all().item<bool>();
-
-        Console.WriteLine($"sequence        {sequence.Length} positions ({sequence.VisualTokenCount} visual + {textTokens} text)");
-        Console.WriteLine($"threads         {get_num_threads()}");
         Console.WriteLine($"vision ms       {visionMs:F0} (CLIP-L/14-336, 23 of 24 layers, + projector)");
-        Console.WriteLine($"prefill ms      {prefill.PrefillMs:F0}");
-        Console.WriteLine($"kv cache        {cache.BytesInUse / 1048576.0:F1} MiB");
-        Console.WriteLine($"logits finite   {finite}");
+        Console.WriteLine($"threads         {get_num_threads()}");
+
+        var dims = architecture.Text;
+        var rows = new List<Row>();
+        foreach (var plan in plans)
+        {
+            double best = double.MaxValue, pruning = 0, reduceMs = 0;
+            long kv = 0, visualIn = 0, visualOut = 0, positions = 0;
+            IReadOnlyList<long> visualPerLayer = [], lengths = [];
+            bool finite = true;
+            for (int rep = 0; rep < repeats; rep++)
+            {
+                using var scope = NewDisposeScope();
+                MultimodalSequence sequence;
+                if (plan.PreLlm is { } reducer)
+                {
+                    clock.Restart();
+                    using var reduced = model.EncodeImages(pixels, reducer);
+                    reduceMs = reduced.ReductionMs;
+                    sequence = model.BuildSequence(ids, reduced.Features);
+                }
+                else sequence = model.BuildSequence(ids, features);
+                using var seq = sequence;
+                using var cache = KvCache.For(dims, 1, seq.Length + 1, ScalarType.BFloat16, CPU);
+                using var prefill = DecoderRunner.Prefill(model.LanguageModel, seq, cache, plan.Intra, plan.Positions);
+                finite &= prefill.LastLogits.isfinite().all().item<bool>();
+                if (prefill.PrefillMs < best) { best = prefill.PrefillMs; pruning = prefill.PruningMs; }
+                kv = cache.BytesInUse;
+                visualIn = prefill.VisualTokensIn; visualOut = prefill.VisualTokensOut; positions = seq.Length;
+                visualPerLayer = prefill.VisualTokensPerLayer; lengths = prefill.TokensPerLayer;
+            }
+            var row = new Row(plan.Name, visualIn, visualOut, visualPerLayer.Average(), positions, best, pruning, reduceMs, kv,
+                FlopCount.Paper(visualPerLayer, dims), FlopCount.ExactPrefill(lengths, dims), finite);
+            rows.Add(row);
+            Console.WriteLine($"done {row.Name}: prefill {row.PrefillMs:F0} ms");
+        }
+
+        var baseline = rows.FirstOrDefault(r => r.Name == "unpruned") ?? rows[0];
+        Console.WriteLine();
+        Console.WriteLine($"{"schedule",-26} {"visual in",9} {"avg vis",8} {"prefill ms",11} {"pruning ms",11} {"speedup",8} {"paper FLOPs",12} {"exact FLOPs",12} {"KV MiB",8}");
+        foreach (var r in rows)
+            Console.WriteLine($"{r.Name,-26} {r.VisualIn,9} {r.AverageVisual,8:F1} {r.PrefillMs,11:F0} {r.PruningMs,11:F0} " +
+                              $"{baseline.PrefillMs / r.PrefillMs,7:F2}x {r.PaperFlops / 1e12,10:F3} T {r.ExactFlops / 1e12,10:F3} T {r.KvBytes / 1048576.0,8:F1}");
+        Console.WriteLine($"(vision tower + projector {visionMs:F0} ms per image, not in prefill; encoder-stage selection times are in 'reduce')");
+        foreach (var r in rows.Where(r => r.ReduceMs > 0))
+            Console.WriteLine($"reduce ms {r.Name}: {r.ReduceMs:F1}");
+
+        if (a.Flag("probe-costs")) ProbeCosts(model, ids, features);
         Console.WriteLine($"peak RSS        {Rss("VmHWM"):F2} GiB (VmHWM)");
-        return finite ? 0 : 1;
+        return rows.All(r => r.Finite) ? 0 : 1;
+    }
+
+    sealed record Row(string Name, long VisualIn, long VisualOut, double AverageVisual, long Positions, double PrefillMs,
+                      double PruningMs, double ReduceMs, long KvBytes, long PaperFlops, long ExactFlops, bool Finite);
+
+    static PruningPlan PlanFor(string name) => name == "unpruned"
+        ? PruningPlan.None
+        : PioFvlmMethod.Create(new PioFvlmOptions { Schedule = SchedulePresets.Get(name).ToSchedule() });
+
+    /// <summary>One PIO probe (full vs cheap) after layer 1 on the whole prompt, and one NMS selection, at the 7B shape.</summary>
+    static void ProbeCosts(LlavaForConditionalGeneration model, List<int> ids, Tensor features)
+    {
+        using var scope = NewDisposeScope();
+        using var seq = model.BuildSequence(ids, features);
+        var hidden = model.LanguageModel.RunLayers(seq.Embeddings, seq.PositionIds, null, 0, 1);
+        var state = new PrefillState(hidden, seq.PositionIds, seq.VisualSpans, seq.TokenIds, 1);
+        foreach (var probe in new[] { ProbeImplementation.Full, ProbeImplementation.Cheap })
+        {
+            var scorer = new GradientSaliency(GradientSaliencyOptions.Llava with { Probe = probe });
+            var times = new List<double>();
+            for (int i = 0; i < 3; i++)
+            {
+                using var inner = NewDisposeScope();
+                var c = Stopwatch.StartNew();
+                scorer.Score(state, model.LanguageModel);
+                times.Add(c.Elapsed.TotalMilliseconds);
+            }
+            Console.WriteLine($"probe {probe,-5}     median {times.Order().ElementAt(1):F0} ms of 3 (S = {seq.Length})");
+        }
+        var visual = VisualTokens.Features(state);
+        var scores = rand(visual.shape[0]);
+        foreach (int keep in new[] { 344, 218, 92 })
+        {
+            var times = new List<double>();
+            for (int i = 0; i < 5; i++)
+            {
+                var c = Stopwatch.StartNew();
+                new FeatureNms().Select(visual, scores, keep);
+                times.Add(c.Elapsed.TotalMilliseconds);
+            }
+            Console.WriteLine($"NMS keep {keep,-4}     median {times.Order().ElementAt(2):F1} ms of 5 (V = {visual.shape[0]}, d = {visual.shape[1]})");
+        }
     }
 
     static string? FindConfig()
