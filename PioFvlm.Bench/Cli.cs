@@ -12,6 +12,7 @@ public static class Cli
         ("generate", "generate --model DIR --image FILE --prompt TEXT [--max-new-tokens N] [--dtype Float32|BFloat16|Float16] [--vision-tower DIR] [--schedule PRESET | --pruning FILE] [--json]: greedy answer and timings", GenerateCommand.Run),
         ("make-tiny", "make-tiny --out DIR [--layout hf|modern|research] [--seed N] [--dtype F16|F32] [--shards N] [--tokenizer DIR]: write a random tiny LLaVA-1.5 model folder", MakeTinyCommand.Run),
         ("measure-llava-7b-prefill", "", Macro.Llava7bPrefill.Run),   // hidden: scripts/measure_7b_prefill.sh
+        ("methods", "methods [--json]: registered pruning methods and schedule presets", MethodsCommand.Run),
         ("io-throughput", "io-throughput [GB] [DIR]: write and read back a large safetensors file, print GB/s", Micro.SafetensorsThroughput.Run),
     };
 

@@ -1,5 +1,4 @@
 using PioFvlm.Core.Generation;
-using PioFvlm.Core.Pruning.PreLlm;
 using PioFvlm.Core.Pruning.Saliency;
 using PioFvlm.Core.Pruning.Selectors;
 
@@ -26,11 +25,10 @@ public static class PioFvlmMethod
     public static PruningPlan Create(PioFvlmOptions options)
     {
         options.Schedule.ValidateShape();
-        ITokenSelector selector = options.Nms ? new FeatureNms(options.NmsThreshold) : new TopKSelector();
-        var intra = options.Schedule.Stages.Count == 0
-            ? null
-            : new ScoreThenSelectPruner(new GradientSaliency(options.Saliency), selector, options.Schedule);
-        IPreLlmReducer? preLlm = options.Schedule.PreLlmKeep is int keep ? new VScanEncoderStage(keep) : null;
+        var (scorer, selector) = PruningRegistry.CreateIntra("PioFvlm",
+            new IntraMethodSettings { Saliency = options.Saliency, Nms = options.Nms, NmsThreshold = options.NmsThreshold });
+        var intra = options.Schedule.Stages.Count == 0 ? null : new ScoreThenSelectPruner(scorer, selector, options.Schedule);
+        IPreLlmReducer? preLlm = options.Schedule.PreLlmKeep is int keep ? PruningRegistry.CreatePreLlm("VScan", keep) : null;
         return new PruningPlan($"PioFvlm/{options.Schedule.Name}", preLlm, intra, options.Positions);
     }
 }

@@ -7,19 +7,24 @@ using PioFvlm.Core.Pruning.Selectors;
 namespace PioFvlm.Core.Pruning;
 
 /// <summary>
-/// A pruning plan from JSON (the <c>--pruning FILE</c> of <c>generate</c>). Unknown keys and bad values fail with the
-/// file and key path. Example:
+/// A pruning plan from JSON (the <c>--pruning FILE</c> of <c>generate</c>). Stages are keyed by name and each may name
+/// its own method (<see cref="PruningRegistry"/>); a stage without <c>AfterLayer</c> acts before the LLM. Unknown
+/// keys and bad values fail with the file and key path. Examples:
 /// <code>{ "Method": "PioFvlm", "Schedule": "pio-11" }
-/// { "Method": "PioFvlm", "PreLlmKeep": 96, "Stages": { "s1": { "AfterLayer": 16, "Keep": 32 } },
+/// { "Stages": { "ve": { "Method": "VScan", "Keep": 96 }, "s1": { "Method": "PioFvlm", "AfterLayer": 16, "Keep": 32 } } }
+/// { "Method": "PioFvlm", "Stages": { "s1": { "AfterLayer": 2, "Keep": 200 }, "s2": { "AfterLayer": 8, "Ratio": 0.5 } },
 ///   "Nms": true, "NmsThreshold": 0.8, "Probe": "Cheap", "Window": "Reference", "Positions": "Compact" }</code>
-/// Methods: PioFvlm (gradient saliency), FeatureNorm and Random (same selector and schedule, other scores: controls),
-/// KeepAll (nothing pruned).
+/// The top-level <c>Method</c> (default PioFvlm) applies to stages that name none; <c>PreLlmKeep</c> with a preset
+/// overrides its pre-LLM budget (VScan).
 /// </summary>
 public static class PruningConfig
 {
+    const string DefaultPreLlmMethod = "VScan";
     static readonly string[] Keys =
         ["Method", "Schedule", "PreLlmKeep", "Stages", "Nms", "NmsThreshold", "Probe", "Window", "Fp32Gradient", "Positions", "Seed"];
-    static readonly string[] StageKeys = ["AfterLayer", "Keep", "Ratio", "RatioOf"];
+    static readonly string[] StageKeys = ["Method", "AfterLayer", "Keep", "Ratio", "RatioOf"];
+
+    sealed record StageSpec(string Name, string Method, PruningStage? Intra, int? PreLlmKeep);
 
     public static PruningPlan Load(string path)
     {
@@ -40,59 +45,88 @@ public static class PruningConfig
                 if (!Keys.Contains(p.Name))
                     throw new FormatException($"{source}: unknown key '{p.Name}' (known: {string.Join(", ", Keys)})");
             string method = String(root, "Method", source) ?? "PioFvlm";
-            if (method == "KeepAll") return PruningPlan.None with { Name = "KeepAll" };
-            var schedule = Schedule(root, source);
+            CheckMethod(method, source, "Method");
             var positions = Enum<PositionPolicy>(root, "Positions", source) ?? PositionPolicy.Compact;
-            if (method == "PioFvlm")
+            var settings = new IntraMethodSettings
             {
-                var saliency = GradientSaliencyOptions.Llava with
+                Saliency = GradientSaliencyOptions.Llava with
                 {
                     Probe = Enum<ProbeImplementation>(root, "Probe", source) ?? ProbeImplementation.Cheap,
                     Window = Enum<SupervisionWindow>(root, "Window", source) ?? SupervisionWindow.Reference,
                     Fp32Gradient = Bool(root, "Fp32Gradient", source) ?? false,
-                };
-                return PioFvlmMethod.Create(new PioFvlmOptions
-                {
-                    Schedule = schedule, Saliency = saliency, Positions = positions,
-                    Nms = Bool(root, "Nms", source) ?? true,
-                    NmsThreshold = Number(root, "NmsThreshold", source) ?? FeatureNms.DefaultThreshold,
-                });
-            }
-            ISaliencyScorer scorer = method switch
-            {
-                "FeatureNorm" => new FeatureNormScorer(),
-                "Random" => new RandomScorer((long)(Number(root, "Seed", source) ?? 0)),
-                _ => throw new FormatException($"{source}: Method '{method}' is not one of PioFvlm, FeatureNorm, Random, KeepAll"),
+                },
+                Nms = Bool(root, "Nms", source) ?? true,
+                NmsThreshold = Number(root, "NmsThreshold", source) ?? FeatureNms.DefaultThreshold,
+                Seed = Int(root, "Seed", source) ?? 0,
             };
-            ITokenSelector selector = Bool(root, "Nms", source) ?? true
-                ? new FeatureNms(Number(root, "NmsThreshold", source) ?? FeatureNms.DefaultThreshold) : new TopKSelector();
-            schedule.ValidateShape();
-            var intra = schedule.Stages.Count == 0 ? null : new ScoreThenSelectPruner(scorer, selector, schedule);
-            var preLlm = schedule.PreLlmKeep is int k ? new PreLlm.VScanEncoderStage(k) : null;
-            return new PruningPlan($"{method}/{schedule.Name}", preLlm, intra, positions);
+            var (specs, name) = Stages(root, method, source);
+            return Build(specs, name, method, settings, positions, source);
         }
     }
 
-    static PruningSchedule Schedule(JsonElement root, string source)
+    static PruningPlan Build(List<StageSpec> specs, string name, string method, IntraMethodSettings settings, PositionPolicy positions, string source)
+    {
+        var pre = specs.Where(s => s.Intra is null).ToList();
+        if (pre.Count > 1)
+            throw new FormatException($"{source}: stages {string.Join(", ", pre.Select(s => s.Name))} all act before the LLM (no AfterLayer); give one");
+        IPreLlmReducer? preLlm = null;
+        if (pre.Count == 1)
+        {
+            var p = pre[0];
+            try { preLlm = PruningRegistry.CreatePreLlm(p.Method, p.PreLlmKeep!.Value); }
+            catch (ArgumentException e) { throw new FormatException($"{source}: Stages:{p.Name}: {e.Message}", e); }
+        }
+        var intra = specs.Where(s => s.Intra is not null).OrderBy(s => s.Intra!.AfterLayer).ToList();
+        var schedule = new PruningSchedule { Name = name, Stages = intra.Select(s => s.Intra!).ToList(), PreLlmKeep = pre.FirstOrDefault()?.PreLlmKeep };
+        try { schedule.ValidateShape(); }
+        catch (ArgumentException e) { throw new FormatException($"{source}: {e.Message}", e); }
+        var active = intra.Where(s => s.Method != "KeepAll").ToList();
+        if (active.Count == 0) return new PruningPlan(name, preLlm, null, positions);
+
+        string defaultMethod = PruningRegistry.Get(method).Kind == PruningMethodKind.IntraLlm && method != "KeepAll" ? method : active[0].Method;
+        var (scorer, selector) = Create(defaultMethod, settings, source);
+        var overrides = new Dictionary<int, (ISaliencyScorer, ITokenSelector)>();
+        foreach (var s in active.Where(s => s.Method != defaultMethod))
+            overrides[s.Intra!.AfterLayer] = Create(s.Method, settings, source);
+        var keptAll = intra.Where(s => s.Method == "KeepAll").Select(s => s.Intra!).ToHashSet();
+        if (keptAll.Count > 0)
+            schedule = schedule with { Stages = schedule.Stages.Where(s => !keptAll.Contains(s)).ToList() };
+        return new PruningPlan(name, preLlm, new ScoreThenSelectPruner(scorer, selector, schedule, overrides), positions);
+    }
+
+    static (ISaliencyScorer, ITokenSelector) Create(string method, IntraMethodSettings settings, string source)
+    {
+        try { return PruningRegistry.CreateIntra(method, settings); }
+        catch (ArgumentException e) { throw new FormatException($"{source}: {e.Message}", e); }
+    }
+
+    static void CheckMethod(string method, string source, string path)
+    {
+        try { PruningRegistry.Get(method); }
+        catch (KeyNotFoundException e) { throw new FormatException($"{source}: {path}: {e.Message}", e); }
+    }
+
+    static (List<StageSpec> Specs, string Name) Stages(JsonElement root, string method, string source)
     {
         bool hasPreset = root.TryGetProperty("Schedule", out _);
         bool hasStages = root.TryGetProperty("Stages", out var stages);
         if (hasPreset && hasStages) throw new FormatException($"{source}: give either Schedule (a preset name) or Stages, not both");
+        var specs = new List<StageSpec>();
         if (hasPreset)
         {
             string name = String(root, "Schedule", source)!;
-            try
-            {
-                var preset = SchedulePresets.Get(name).ToSchedule();
-                int? preLlm = Int(root, "PreLlmKeep", source);
-                return preLlm is null ? preset : preset with { PreLlmKeep = preLlm };
-            }
+            PruningSchedule preset;
+            try { preset = SchedulePresets.Get(name).ToSchedule(); }
             catch (Exception e) when (e is KeyNotFoundException or NotSupportedException)
             {
                 throw new FormatException($"{source}: Schedule: {e.Message}", e);
             }
+            int? preLlm = Int(root, "PreLlmKeep", source) ?? preset.PreLlmKeep;
+            if (preLlm is int k) specs.Add(new StageSpec("pre-llm", DefaultPreLlmMethod, null, k));
+            specs.AddRange(preset.Stages.Select((s, i) => new StageSpec($"s{i + 1}", method, s, null)));
+            return (specs, $"{method}/{preset.Name}");
         }
-        var list = new List<PruningStage>();
+        if (Int(root, "PreLlmKeep", source) is int top) specs.Add(new StageSpec("pre-llm", DefaultPreLlmMethod, null, top));
         if (hasStages)
         {
             if (stages.ValueKind != JsonValueKind.Object)
@@ -104,22 +138,33 @@ public static class PruningConfig
                 foreach (var p in stage.Value.EnumerateObject())
                     if (!StageKeys.Contains(p.Name))
                         throw new FormatException($"{source}: unknown key '{path}:{p.Name}' (known: {string.Join(", ", StageKeys)})");
-                list.Add(new PruningStage
+                string stageMethod = String(stage.Value, "Method", source, path) ?? method;
+                CheckMethod(stageMethod, source, $"{path}:Method");
+                int? after = Int(stage.Value, "AfterLayer", source, path);
+                int? keep = Int(stage.Value, "Keep", source, path);
+                double? ratio = Number(stage.Value, "Ratio", source, path);
+                if (after is null)
                 {
-                    AfterLayer = (Int(stage.Value, "AfterLayer", source, path) ?? throw new FormatException($"{source}: {path}:AfterLayer is required")),
-                    Keep = Int(stage.Value, "Keep", source, path),
-                    Ratio = Number(stage.Value, "Ratio", source, path),
+                    if (PruningRegistry.Get(stageMethod).Kind != PruningMethodKind.PreLlm)
+                        throw new FormatException($"{source}: {path}:AfterLayer is required for the intra-LLM method '{stageMethod}' " +
+                                                  "(a stage before the LLM names a pre-LLM Method, e.g. VScan)");
+                    if (keep is null || ratio is not null)
+                        throw new FormatException($"{source}: {path} acts before the LLM (no AfterLayer) and needs an absolute Keep");
+                    specs.Add(new StageSpec(stage.Name, stageMethod, null, keep));
+                    continue;
+                }
+                if (PruningRegistry.Get(stageMethod).Kind == PruningMethodKind.PreLlm)
+                    throw new FormatException($"{source}: {path}: '{stageMethod}' acts before the LLM; remove AfterLayer");
+                specs.Add(new StageSpec(stage.Name, stageMethod, new PruningStage
+                {
+                    AfterLayer = after.Value, Keep = keep, Ratio = ratio,
                     RatioOf = Enum<RatioBase>(stage.Value, "RatioOf", source, path) ?? RatioBase.Current,
-                });
+                }, null));
             }
         }
-        var ordered = list.OrderBy(s => s.AfterLayer).ToList();
-        return new PruningSchedule
-        {
-            Name = ordered.Count == 0 ? "no-intra" : string.Join(",", ordered.Select(s => $"{s.AfterLayer}:{s.Keep?.ToString() ?? s.Ratio.ToString()}")),
-            Stages = ordered,
-            PreLlmKeep = Int(root, "PreLlmKeep", source),
-        };
+        string label = string.Join(",", specs.Select(s => s.Intra is null ? $"{s.Method}:{s.PreLlmKeep}"
+            : $"{s.Intra.AfterLayer}:{(s.Intra.Keep?.ToString() ?? s.Intra.Ratio?.ToString(System.Globalization.CultureInfo.InvariantCulture))}"));
+        return (specs, $"{method}/{(label.Length == 0 ? "none" : label)}");
     }
 
     static string? String(JsonElement e, string key, string source, string prefix = "") =>

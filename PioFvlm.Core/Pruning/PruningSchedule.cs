@@ -35,6 +35,10 @@ public sealed record PruningSchedule
                 throw new ArgumentException($"pruning schedule '{Name}', stage {s}: AfterLayer = {stage.AfterLayer} does not follow " +
                                             $"stage {s - 1} (AfterLayer = {Stages[s - 1].AfterLayer}); stages must be strictly ascending");
             stage.Validate(int.MaxValue);
+            int? previousKeep = s > 0 ? Stages[s - 1].Keep : PreLlmKeep;
+            if (stage.Keep is int keep && previousKeep is int earlier && keep > earlier)
+                throw new ArgumentException($"pruning schedule '{Name}', stage {s}: Keep = {keep} after layer {stage.AfterLayer} is more " +
+                                            $"than the {earlier} kept before it; budgets must not increase");
         }
     }
 

@@ -32,11 +32,19 @@ public sealed class ScoreThenSelectPruner : IPrefillPruner
     public ITokenSelector Selector { get; }
     public PruningSchedule Schedule { get; }
 
-    public ScoreThenSelectPruner(ISaliencyScorer scorer, ITokenSelector selector, PruningSchedule schedule)
+    /// <summary>Per-stage methods keyed by AfterLayer, overriding <see cref="Scorer"/>/<see cref="Selector"/> there.</summary>
+    public IReadOnlyDictionary<int, (ISaliencyScorer Scorer, ITokenSelector Selector)> StageMethods { get; }
+
+    public ScoreThenSelectPruner(ISaliencyScorer scorer, ITokenSelector selector, PruningSchedule schedule,
+                                 IReadOnlyDictionary<int, (ISaliencyScorer Scorer, ITokenSelector Selector)>? stageMethods = null)
     {
         Scorer = scorer ?? throw new ArgumentNullException(nameof(scorer));
         Selector = selector ?? throw new ArgumentNullException(nameof(selector));
         Schedule = schedule ?? throw new ArgumentNullException(nameof(schedule));
+        StageMethods = stageMethods ?? new Dictionary<int, (ISaliencyScorer, ITokenSelector)>();
+        foreach (int layer in StageMethods.Keys)
+            if (schedule.Stages.All(s => s.AfterLayer != layer))
+                throw new ArgumentException($"pruning schedule '{schedule.Name}' has no stage after layer {layer} to give a method to");
         schedule.ValidateShape();
     }
 
@@ -80,13 +88,14 @@ public sealed class ScoreThenSelectPruner : IPrefillPruner
         string? warning = null;
         if (budget > 0)
         {
+            var (scorer, selector) = StageMethods.TryGetValue(stage.AfterLayer, out var m) ? m : (Scorer, Selector);
             var features = VisualTokens.Features(state, pool);
-            var scores = Scorer.Score(state, decoder);
+            var scores = scorer.Score(state, decoder);
             scoreMs = clock.Elapsed.TotalMilliseconds;
             warning = Unusable(scores, current);
             if (warning != null) scores = FallbackScores(features, stage);
-            kept = Selector.Select(features, scores, budget);
-            CheckSelection(kept, budget, current, stage);
+            kept = selector.Select(features, scores, budget);
+            CheckSelection(kept, budget, current, stage, selector);
             selectMs = clock.Elapsed.TotalMilliseconds - scoreMs;
         }
         var pruned = Cut(state, pool, kept);
@@ -130,12 +139,12 @@ public sealed class ScoreThenSelectPruner : IPrefillPruner
         return norms;
     }
 
-    void CheckSelection(long[] kept, int budget, int count, PruningStage stage)
+    static void CheckSelection(long[] kept, int budget, int count, PruningStage stage, ITokenSelector selector)
     {
         bool ascending = true;
         for (int i = 1; i < kept.Length; i++) ascending &= kept[i] > kept[i - 1];
         if (kept.Length != budget || !ascending || (kept.Length > 0 && (kept[0] < 0 || kept[^1] >= count)))
-            throw new InvalidOperationException($"selector {Selector.GetType().Name} after layer {stage.AfterLayer} returned {kept.Length} indices " +
+            throw new InvalidOperationException($"selector {selector.GetType().Name} after layer {stage.AfterLayer} returned {kept.Length} indices " +
                                                 $"for a budget of {budget} out of {count}; they must be exactly {budget} distinct ascending indices in [0, {count})");
     }
 

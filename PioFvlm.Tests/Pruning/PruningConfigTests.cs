@@ -67,7 +67,7 @@ public class PruningConfigTests
     [TestCase("""{ "Stages": { "s1": { "AfterLayer": 2, "Keep": 3.5 } } }""", "Stages:s1:Keep must be an integer")]
     [TestCase("""{ "Schedule": "pio-99" }""", "unknown schedule preset 'pio-99'")]
     [TestCase("""{ "Schedule": "pio-11", "Stages": {} }""", "either Schedule")]
-    [TestCase("""{ "Method": "Magic", "Schedule": "pio-11" }""", "Method 'Magic'")]
+    [TestCase("""{ "Method": "Magic", "Schedule": "pio-11" }""", "unknown pruning method 'Magic'")]
     [TestCase("""{ "Schedule": "pio-11", "Probe": "Fast" }""", "Probe = 'Fast' is not one of Cheap, Full")]
     [TestCase("""[1, 2]""", "top level must be a JSON object")]
     [TestCase("""{ "Schedule": """, "not valid JSON")]
@@ -75,5 +75,40 @@ public class PruningConfigTests
     {
         var e = Assert.Throws<FormatException>(() => PruningConfig.Parse(json, "runs/bad.json"))!;
         Assert.That(e.Message, Does.StartWith("runs/bad.json: ").And.Contain(fragment));
+    }
+}
+
+/// <summary>Stages keyed by name, each naming its own method: an encoder-side method before the LLM, PIO inside it.</summary>
+public class PruningConfigStageMethodTests
+{
+    [Test]
+    public void EachStageNamesItsOwnMethod()
+    {
+        var plan = PruningConfig.Parse("""
+            { "Method": "PioFvlm", "Stages": {
+                "ve": { "Method": "VScan", "Keep": 96 },
+                "s1": { "AfterLayer": 2, "Keep": 64 },
+                "s2": { "Method": "Random", "AfterLayer": 5, "Keep": 32 } }, "Seed": 7 }
+            """, "t.json");
+        Assert.That(plan.PreLlm, Is.InstanceOf<VScanEncoderStage>());
+        var pruner = (ScoreThenSelectPruner)plan.Intra!;
+        Assert.That(pruner.Schedule.PreLlmKeep, Is.EqualTo(96));
+        Assert.That(pruner.Scorer, Is.InstanceOf<GradientSaliency>(), "stages without a Method use the top-level one");
+        Assert.That(pruner.StageMethods.Keys, Is.EqualTo(new[] { 5 }));
+        Assert.That(pruner.StageMethods[5].Scorer, Is.InstanceOf<RandomScorer>());
+        Assert.That(((RandomScorer)pruner.StageMethods[5].Scorer).Seed, Is.EqualTo(7));
+    }
+
+    [TestCase("""{ "Stages": { "a": { "Method": "VScan", "Keep": 96 }, "b": { "Method": "VScan", "Keep": 48 } } }""", "all act before the LLM")]
+    [TestCase("""{ "Stages": { "a": { "Method": "VScan", "AfterLayer": 3, "Keep": 96 } } }""", "'VScan' acts before the LLM; remove AfterLayer")]
+    [TestCase("""{ "Stages": { "a": { "Method": "Random", "Keep": 96 } } }""", "Stages:a:AfterLayer is required for the intra-LLM method 'Random'")]
+    [TestCase("""{ "Stages": { "a": { "Method": "VScan", "Ratio": 0.5 } } }""", "needs an absolute Keep")]
+    [TestCase("""{ "Stages": { "a": { "AfterLayer": 2, "Keep": 50 }, "b": { "AfterLayer": 6, "Keep": 80 } } }""", "budgets must not increase")]
+    [TestCase("""{ "Stages": { "a": { "Method": "VScan", "Keep": 40 }, "b": { "AfterLayer": 6, "Keep": 80 } } }""", "more than the 40 kept before it")]
+    [TestCase("""{ "Stages": { "a": { "AfterLayer": 6, "Keep": 10 }, "b": { "AfterLayer": 6, "Keep": 5 } } }""", "strictly ascending")]
+    public void InvalidStageCombinationsAreRejectedWithTheStageNamed(string json, string fragment)
+    {
+        var e = Assert.Throws<FormatException>(() => PruningConfig.Parse(json, "t.json"))!;
+        Assert.That(e.Message, Does.StartWith("t.json: ").And.Contain(fragment));
     }
 }

@@ -116,7 +116,7 @@ public sealed class ScoreThenSelectPrunerTests
         using var ng = no_grad();
         using var lm = PruningTestKit.Model();
         using var seq = PruningTestKit.Prompt(lm, OneImage);
-        var pruner = Pio(PruningTestKit.Schedule((2, 0), (3, 4)));
+        var pruner = Pio(PruningTestKit.Schedule((2, 0), (3, 0)));
         using var cache = PruningTestKit.Cache(lm);
         using var prefill = DecoderRunner.Prefill(lm, seq, cache, pruner);
         Assert.That(cache.Lengths, Is.EqualTo(new long[] { 20, 20, 8, 8 }));

@@ -1,0 +1,78 @@
+using PioFvlm.Core.Pruning.PreLlm;
+using PioFvlm.Core.Pruning.Saliency;
+using PioFvlm.Core.Pruning.Selectors;
+
+namespace PioFvlm.Core.Pruning;
+
+/// <summary>Where a method acts.</summary>
+public enum PruningMethodKind
+{
+    /// <summary>After the projector, before the image features enter the sequence (per image).</summary>
+    PreLlm,
+    /// <summary>Between decoder layers during prefill.</summary>
+    IntraLlm,
+}
+
+/// <summary>A registered method: its name, where it acts, what it does and its defaults.</summary>
+public sealed record PruningMethodInfo(string Name, PruningMethodKind Kind, string Description, string Defaults);
+
+/// <summary>Settings an intra-LLM method may read; each method documents which.</summary>
+public sealed record IntraMethodSettings
+{
+    public GradientSaliencyOptions Saliency { get; init; } = GradientSaliencyOptions.Llava;
+    public bool Nms { get; init; } = true;
+    public double NmsThreshold { get; init; } = FeatureNms.DefaultThreshold;
+    public long Seed { get; init; }
+}
+
+/// <summary>The pruning methods by name (the registry the configs and the CLI resolve against).</summary>
+public static class PruningRegistry
+{
+    public static IReadOnlyList<PruningMethodInfo> Methods { get; } =
+    [
+        new("PioFvlm", PruningMethodKind.IntraLlm,
+            "PIO-FVLM: gradient saliency of a layer-local proxy loss, then saliency-ordered feature NMS",
+            "probe Cheap (exact), window S-5..S-2, head final norm + LM head, NMS tau 0.8, stable sort"),
+        new("FeatureNorm", PruningMethodKind.IntraLlm, "control: L2 norm of the hidden state as the score, same selector", "NMS tau 0.8"),
+        new("Random", PruningMethodKind.IntraLlm, "control: seeded random scores, same selector", "Seed 0, NMS tau 0.8"),
+        new("KeepAll", PruningMethodKind.IntraLlm, "no pruning (the unpruned reference inside one harness)", ""),
+        new("VScan", PruningMethodKind.PreLlm,
+            "the reference's w/ VE stage: CLS attention of CLIP layers 5 (local 4x4 windows) and -2 (global), then merging",
+            "layers 5 and -2, merge dropped tokens into the most similar kept token"),
+    ];
+
+    public static PruningMethodInfo Get(string name) =>
+        Methods.FirstOrDefault(m => m.Name == name)
+        ?? throw new KeyNotFoundException($"unknown pruning method '{name}' (known: {string.Join(", ", Methods.Select(m => m.Name))})");
+
+    /// <summary>The scorer and selector of an intra-LLM method.</summary>
+    public static (ISaliencyScorer Scorer, ITokenSelector Selector) CreateIntra(string name, IntraMethodSettings settings)
+    {
+        var info = Get(name);
+        if (info.Kind != PruningMethodKind.IntraLlm || name == "KeepAll")
+            throw new ArgumentException($"pruning method '{name}' does not score tokens inside the LLM");
+        ITokenSelector selector = settings.Nms ? new FeatureNms(settings.NmsThreshold) : new TopKSelector();
+        ISaliencyScorer scorer = name switch
+        {
+            "PioFvlm" => new GradientSaliency(settings.Saliency),
+            "FeatureNorm" => new FeatureNormScorer(),
+            "Random" => new RandomScorer(settings.Seed),
+            _ => throw new InvalidOperationException($"registry entry '{name}' has no factory"),
+        };
+        return (scorer, selector);
+    }
+
+    /// <summary>A pre-LLM reducer keeping <paramref name="keep"/> tokens per image.</summary>
+    public static IPreLlmReducer CreatePreLlm(string name, int keep)
+    {
+        var info = Get(name);
+        if (info.Kind != PruningMethodKind.PreLlm)
+            throw new ArgumentException($"pruning method '{name}' acts inside the LLM, not before it (pre-LLM methods: " +
+                                        $"{string.Join(", ", Methods.Where(m => m.Kind == PruningMethodKind.PreLlm).Select(m => m.Name))})");
+        return name switch
+        {
+            "VScan" => new VScanEncoderStage(keep),
+            _ => throw new InvalidOperationException($"registry entry '{name}' has no factory"),
+        };
+    }
+}
