@@ -15,7 +15,8 @@ namespace PioFvlm.Core.Pruning;
 /// { "Method": "PioFvlm", "Stages": { "s1": { "AfterLayer": 2, "Keep": 200 }, "s2": { "AfterLayer": 8, "Ratio": 0.5 } },
 ///   "Nms": true, "NmsThreshold": 0.8, "Probe": "Cheap", "Window": "Reference", "Positions": "Compact" }</code>
 /// The top-level <c>Method</c> (default PioFvlm) applies to stages that name none; <c>PreLlmKeep</c> with a preset
-/// overrides its pre-LLM budget (VScan).
+/// overrides its pre-LLM budget (VScan, or the top-level Method when that is a pre-LLM one, e.g.
+/// <c>{ "Method": "DivPrune", "PreLlmKeep": 64 }</c>).
 /// </summary>
 public static class PruningConfig
 {
@@ -112,6 +113,8 @@ public static class PruningConfig
         bool hasStages = root.TryGetProperty("Stages", out var stages);
         if (hasPreset && hasStages) throw new FormatException($"{source}: give either Schedule (a preset name) or Stages, not both");
         var specs = new List<StageSpec>();
+        // A top-level pre-LLM Method (e.g. DivPrune) is the method of PreLlmKeep; otherwise VScan is.
+        string preMethod = PruningRegistry.Get(method).Kind == PruningMethodKind.PreLlm ? method : DefaultPreLlmMethod;
         if (hasPreset)
         {
             string name = String(root, "Schedule", source)!;
@@ -122,11 +125,11 @@ public static class PruningConfig
                 throw new FormatException($"{source}: Schedule: {e.Message}", e);
             }
             int? preLlm = Int(root, "PreLlmKeep", source) ?? preset.PreLlmKeep;
-            if (preLlm is int k) specs.Add(new StageSpec("pre-llm", DefaultPreLlmMethod, null, k));
+            if (preLlm is int k) specs.Add(new StageSpec("pre-llm", preMethod, null, k));
             specs.AddRange(preset.Stages.Select((s, i) => new StageSpec($"s{i + 1}", method, s, null)));
             return (specs, $"{method}/{preset.Name}");
         }
-        if (Int(root, "PreLlmKeep", source) is int top) specs.Add(new StageSpec("pre-llm", DefaultPreLlmMethod, null, top));
+        if (Int(root, "PreLlmKeep", source) is int top) specs.Add(new StageSpec("pre-llm", preMethod, null, top));
         if (hasStages)
         {
             if (stages.ValueKind != JsonValueKind.Object)

@@ -39,6 +39,12 @@ public static class PruningRegistry
         new("VScan", PruningMethodKind.PreLlm,
             "the reference's w/ VE stage: CLS attention of CLIP layers 5 (local 4x4 windows) and -2 (global), then merging",
             "layers 5 and -2, merge dropped tokens into the most similar kept token"),
+        new("DivPrune", PruningMethodKind.PreLlm,
+            "DivPrune: greedy max-min cosine diversity over the projected visual tokens (text-agnostic, no merging)",
+            "Keep = B tokens per image (64 / 128 / 192 on LLaVA-1.5), first pick = farthest nearest neighbour"),
+        new("DivPruneLlm", PruningMethodKind.IntraLlm,
+            "DivPrune's max-min diversity selection on the hidden states at an intra-LLM stage (scores unused)",
+            "exactly Keep tokens; not a published placement (DivPrune acts before the LLM)"),
     ];
 
     public static PruningMethodInfo Get(string name) =>
@@ -51,6 +57,7 @@ public static class PruningRegistry
         var info = Get(name);
         if (info.Kind != PruningMethodKind.IntraLlm || name == "KeepAll")
             throw new ArgumentException($"pruning method '{name}' does not score tokens inside the LLM");
+        if (name == "DivPruneLlm") return (new FeatureNormScorer(), new DivPruneSelector());
         ITokenSelector selector = settings.Nms ? new FeatureNms(settings.NmsThreshold) : new TopKSelector();
         ISaliencyScorer scorer = name switch
         {
@@ -72,6 +79,7 @@ public static class PruningRegistry
         return name switch
         {
             "VScan" => new VScanEncoderStage(keep),
+            "DivPrune" => new DivPruneStage(keep),
             _ => throw new InvalidOperationException($"registry entry '{name}' has no factory"),
         };
     }
