@@ -15,7 +15,8 @@ public interface IPrefillPruner
     /// </summary>
     void Validate(int layerCount) { }
 
-    /// <summary>Whether a stage runs after <paramref name="layersDone"/> layers.</summary>
+    /// <summary>Whether a stage runs after <paramref name="layersDone"/> layers. 0 = before the first layer, on the
+    /// embeddings (a pruner may also use a call to read signals and return the state unchanged).</summary>
     bool PrunesAfter(int layersDone);
 
     /// <summary>

@@ -47,7 +47,7 @@ public static class PruningConfig
                     throw new FormatException($"{source}: unknown key '{p.Name}' (known: {string.Join(", ", Keys)})");
             string method = String(root, "Method", source) ?? "PioFvlm";
             CheckMethod(method, source, "Method");
-            var positions = Enum<PositionPolicy>(root, "Positions", source) ?? PositionPolicy.Compact;
+            var positions = Enum<PositionPolicy>(root, "Positions", source);
             var settings = new IntraMethodSettings
             {
                 Saliency = GradientSaliencyOptions.Llava with
@@ -65,7 +65,7 @@ public static class PruningConfig
         }
     }
 
-    static PruningPlan Build(List<StageSpec> specs, string name, string method, IntraMethodSettings settings, PositionPolicy positions, string source)
+    static PruningPlan Build(List<StageSpec> specs, string name, string method, IntraMethodSettings settings, PositionPolicy? positions, string source)
     {
         var pre = specs.Where(s => s.Intra is null).ToList();
         if (pre.Count > 1)
@@ -82,17 +82,30 @@ public static class PruningConfig
         try { schedule.ValidateShape(); }
         catch (ArgumentException e) { throw new FormatException($"{source}: {e.Message}", e); }
         var active = intra.Where(s => s.Method != "KeepAll").ToList();
-        if (active.Count == 0) return new PruningPlan(name, preLlm, null, positions);
+        if (active.Count == 0) return new PruningPlan(name, preLlm, null, positions ?? PositionPolicy.Compact);
+        var keptAll = intra.Where(s => s.Method == "KeepAll").Select(s => s.Intra!).ToHashSet();
+        if (keptAll.Count > 0)
+            schedule = schedule with { Stages = schedule.Stages.Where(s => !keptAll.Contains(s)).ToList() };
+
+        // A method that builds its whole pruner (DART) owns every intra stage of the plan.
+        var whole = active.Select(s => PruningRegistry.Get(s.Method)).FirstOrDefault(m => m.WholePruner);
+        if (whole != null)
+        {
+            if (active.Any(s => s.Method != whole.Name))
+                throw new FormatException($"{source}: {whole.Name} builds its own intra-LLM pruner and cannot share the prefill with " +
+                                          $"{string.Join(", ", active.Where(s => s.Method != whole.Name).Select(s => $"stage '{s.Name}' ({s.Method})"))}");
+            IPrefillPruner pruner;
+            try { pruner = PruningRegistry.CreatePruner(whole.Name, schedule, settings); }
+            catch (ArgumentException e) { throw new FormatException($"{source}: {e.Message}", e); }
+            return new PruningPlan(name, preLlm, pruner, positions ?? whole.Positions);
+        }
 
         string defaultMethod = PruningRegistry.Get(method).Kind == PruningMethodKind.IntraLlm && method != "KeepAll" ? method : active[0].Method;
         var (scorer, selector) = Create(defaultMethod, settings, source);
         var overrides = new Dictionary<int, (ISaliencyScorer, ITokenSelector)>();
         foreach (var s in active.Where(s => s.Method != defaultMethod))
             overrides[s.Intra!.AfterLayer] = Create(s.Method, settings, source);
-        var keptAll = intra.Where(s => s.Method == "KeepAll").Select(s => s.Intra!).ToHashSet();
-        if (keptAll.Count > 0)
-            schedule = schedule with { Stages = schedule.Stages.Where(s => !keptAll.Contains(s)).ToList() };
-        return new PruningPlan(name, preLlm, new ScoreThenSelectPruner(scorer, selector, schedule, overrides), positions);
+        return new PruningPlan(name, preLlm, new ScoreThenSelectPruner(scorer, selector, schedule, overrides), positions ?? PositionPolicy.Compact);
     }
 
     static (ISaliencyScorer, ITokenSelector) Create(string method, IntraMethodSettings settings, string source)

@@ -1,3 +1,5 @@
+using PioFvlm.Core.Generation;
+using PioFvlm.Core.Pruning.Dart;
 using PioFvlm.Core.Pruning.PreLlm;
 using PioFvlm.Core.Pruning.Saliency;
 using PioFvlm.Core.Pruning.Selectors;
@@ -14,7 +16,11 @@ public enum PruningMethodKind
 }
 
 /// <summary>A registered method: its name, where it acts, what it does and its defaults.</summary>
-public sealed record PruningMethodInfo(string Name, PruningMethodKind Kind, string Description, string Defaults);
+/// <param name="WholePruner">An intra-LLM method that is not a scorer + selector and builds its own
+/// <see cref="IPrefillPruner"/> (<see cref="PruningRegistry.CreatePruner"/>), e.g. DART.</param>
+/// <param name="Positions">The method's official position policy, used when a config names none.</param>
+public sealed record PruningMethodInfo(string Name, PruningMethodKind Kind, string Description, string Defaults,
+                                       bool WholePruner = false, PositionPolicy Positions = PositionPolicy.Compact);
 
 /// <summary>Settings an intra-LLM method may read; each method documents which.</summary>
 public sealed record IntraMethodSettings
@@ -39,6 +45,10 @@ public static class PruningRegistry
         new("VScan", PruningMethodKind.PreLlm,
             "the reference's w/ VE stage: CLS attention of CLIP layers 5 (local 4x4 windows) and -2 (global), then merging",
             "layers 5 and -2, merge dropped tokens into the most similar kept token"),
+        new("DART", PruningMethodKind.IntraLlm,
+            "DART: pivots by key L1 norm of layer K-1 (4 image + 4 text), keep the tokens least cosine-duplicated to them",
+            "AfterLayer 2, Keep = max_num_trunction B -> 4 + 8*floor(B/8) kept (68/132/196 for 64/128/192), KeepOriginal positions",
+            WholePruner: true, Positions: PositionPolicy.KeepOriginal),
         new("DivPrune", PruningMethodKind.PreLlm,
             "DivPrune: greedy max-min cosine diversity over the projected visual tokens (text-agnostic, no merging)",
             "Keep = B tokens per image (64 / 128 / 192 on LLaVA-1.5), first pick = farthest nearest neighbour"),
@@ -55,7 +65,7 @@ public static class PruningRegistry
     public static (ISaliencyScorer Scorer, ITokenSelector Selector) CreateIntra(string name, IntraMethodSettings settings)
     {
         var info = Get(name);
-        if (info.Kind != PruningMethodKind.IntraLlm || name == "KeepAll")
+        if (info.Kind != PruningMethodKind.IntraLlm || name == "KeepAll" || info.WholePruner)
             throw new ArgumentException($"pruning method '{name}' does not score tokens inside the LLM");
         if (name == "DivPruneLlm") return (new FeatureNormScorer(), new DivPruneSelector());
         ITokenSelector selector = settings.Nms ? new FeatureNms(settings.NmsThreshold) : new TopKSelector();
@@ -67,6 +77,19 @@ public static class PruningRegistry
             _ => throw new InvalidOperationException($"registry entry '{name}' has no factory"),
         };
         return (scorer, selector);
+    }
+
+    /// <summary>The whole intra-LLM pruner of a method that is not a scorer + selector (<see cref="PruningMethodInfo.WholePruner"/>).</summary>
+    public static IPrefillPruner CreatePruner(string name, PruningSchedule schedule, IntraMethodSettings settings)
+    {
+        var info = Get(name);
+        if (!info.WholePruner)
+            throw new ArgumentException($"pruning method '{name}' is a scorer + selector; use CreateIntra");
+        return name switch
+        {
+            "DART" => DartPruner.FromSchedule(schedule),
+            _ => throw new InvalidOperationException($"registry entry '{name}' has no factory"),
+        };
     }
 
     /// <summary>A pre-LLM reducer keeping <paramref name="keep"/> tokens per image.</summary>

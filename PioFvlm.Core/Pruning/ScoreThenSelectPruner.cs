@@ -98,7 +98,7 @@ public sealed class ScoreThenSelectPruner : IPrefillPruner
             CheckSelection(kept, budget, current, stage, selector);
             selectMs = clock.Elapsed.TotalMilliseconds - scoreMs;
         }
-        var pruned = Cut(state, pool, kept);
+        var pruned = SequenceCut.Keep(state, pool, kept);
         double surgeryMs = clock.Elapsed.TotalMilliseconds - scoreMs - selectMs;
         _report.Add(new PruningStageReport
         {
@@ -146,39 +146,5 @@ public sealed class ScoreThenSelectPruner : IPrefillPruner
         if (kept.Length != budget || !ascending || (kept.Length > 0 && (kept[0] < 0 || kept[^1] >= count)))
             throw new InvalidOperationException($"selector {selector.GetType().Name} after layer {stage.AfterLayer} returned {kept.Length} indices " +
                                                 $"for a budget of {budget} out of {count}; they must be exactly {budget} distinct ascending indices in [0, {count})");
-    }
-
-    /// <summary>The state with only the text tokens and the kept visual tokens; tensors moved to the caller's scope.</summary>
-    static PrefillState Cut(PrefillState state, long[] pool, long[] kept)
-    {
-        long length = state.Length;
-        var keep = new bool[length];
-        Array.Fill(keep, true);
-        foreach (long p in pool) keep[p] = false;
-        foreach (long k in kept) keep[pool[k]] = true;
-
-        var rows = new List<long>((int)length);
-        var tokenIds = new List<int>((int)length);
-        for (long p = 0; p < length; p++)
-        {
-            if (!keep[p]) continue;
-            rows.Add(p);
-            tokenIds.Add(state.TokenIds[(int)p]);
-        }
-
-        var spans = new List<VisualSpan>();
-        long removedBefore = 0;
-        foreach (var span in state.VisualSpans)
-        {
-            long keptHere = 0;
-            for (long p = span.Start; p < span.End; p++) if (keep[p]) keptHere++;
-            if (keptHere > 0) spans.Add(span with { Start = span.Start - removedBefore, Length = keptHere });
-            removedBefore += span.Length - keptHere;
-        }
-
-        var index = tensor(rows.ToArray(), ScalarType.Int64, state.Hidden.device);
-        var hidden = state.Hidden.index_select(1, index).MoveToOuterDisposeScope();
-        var positions = state.PositionIds.index_select(1, index.to(state.PositionIds.device)).MoveToOuterDisposeScope();
-        return state with { Hidden = hidden, PositionIds = positions, VisualSpans = spans, TokenIds = tokenIds };
     }
 }
