@@ -54,7 +54,12 @@ public static class GenerateCommand
                 ? prompt : pipeline.FormatPrompt(prompt);
             using var inputs = pipeline.Prepare(fullPrompt, [image], maxNewTokens);
             var result = pipeline.Generate(inputs, new GenerationOptions { MaxNewTokens = maxNewTokens }, plan);
-            var stages = (plan.Intra as ScoreThenSelectPruner)?.LastReport ?? [];
+            var stages = plan.Intra switch
+            {
+                ScoreThenSelectPruner p => p.LastReport,
+                PioFvlm.Core.Pruning.Dart.DartPruner d => d.LastReport,
+                _ => [],
+            };
             Console.WriteLine(json ? Json(model, imagePath, fullPrompt, dtype, plan, stages, result).ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping })
                                    : Describe(plan, stages, result));
             return 0;
