@@ -134,6 +134,7 @@ public sealed class SparseVlmPruner : IPrefillPruner
         using var scope = NewDisposeScope();
         Tensor? merged = null;
         long[] recycledPositions = [];
+        IReadOnlyList<IReadOnlyList<long>> members = [];
         if (Recycle)
         {
             int candidates = TokenRecycling.CandidateCount(dropped.Length);
@@ -141,12 +142,14 @@ public sealed class SparseVlmPruner : IPrefillPruner
             var recycled = TokenRecycling.Cluster(VisualTokens.Features(state, candidatePositions), TokenRecycling.ClusterCount(candidates));
             merged = recycled.Merged;
             recycledPositions = recycled.Centers.Select(c => candidatePositions[c]).ToArray();
+            long[] candidateLocal = dropped.Take(candidates).Select(i => (long)i).ToArray();
+            members = recycled.Members.Select(m => (IReadOnlyList<long>)m.Select(i => candidateLocal[i]).Order().ToArray()).ToArray();
         }
         var result = Surgery(state, pool, kept, merged, recycledPositions);
         _report.Add(new SparseVlmStageReport
         {
             Layer = stage.AfterLayer - 1, AfterLayer = stage.AfterLayer, VisualBefore = current, KeptLocalIndices = kept,
-            Recycled = recycledPositions.Length, Raters = _raterOffsets.Length, ScoreMs = pending.Ms, SurgeryMs = clock.Elapsed.TotalMilliseconds,
+            Recycled = recycledPositions.Length, RecycledMembers = members, Raters = _raterOffsets.Length, ScoreMs = pending.Ms, SurgeryMs = clock.Elapsed.TotalMilliseconds,
         });
         return result;
     }

@@ -11,6 +11,8 @@ public sealed record SparseVlmStageReport
     public required IReadOnlyList<long> KeptLocalIndices { get; init; }
     /// <summary>Merged tokens appended after the kept visual tokens.</summary>
     public required int Recycled { get; init; }
+    /// <summary>Per recycled token (in order), the local indices of the dropped tokens it averages, ascending.</summary>
+    public IReadOnlyList<IReadOnlyList<long>> RecycledMembers { get; init; } = [];
     /// <summary>Visual tokens after the stage: kept + recycled.</summary>
     public int VisualAfter => KeptLocalIndices.Count + Recycled;
     /// <summary>Text rows whose attention scored the visual tokens.</summary>
