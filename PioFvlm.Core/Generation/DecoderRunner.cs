@@ -25,6 +25,7 @@ public static class DecoderRunner
         var visualPerLayer = new long[layers];
         var state = new PrefillState(sequence.Embeddings, sequence.PositionIds, sequence.VisualSpans, sequence.TokenIds, 0);
         long visualIn = state.VisualTokenCount;
+        pruner?.Begin(state, decoder);
         int from = 0;
         for (int r = 1; r <= layers; r++)
         {

@@ -1,6 +1,7 @@
 using PioFvlm.Core.Pruning.PreLlm;
 using PioFvlm.Core.Pruning.Saliency;
 using PioFvlm.Core.Pruning.Selectors;
+using PioFvlm.Core.Pruning.SparseVlm;
 
 namespace PioFvlm.Core.Pruning;
 
@@ -35,6 +36,10 @@ public static class PruningRegistry
             "probe Cheap (exact), window S-5..S-2, head final norm + LM head, NMS tau 0.8, stable sort"),
         new("FeatureNorm", PruningMethodKind.IntraLlm, "control: L2 norm of the hidden state as the score, same selector", "NMS tau 0.8"),
         new("Random", PruningMethodKind.IntraLlm, "control: seeded random scores, same selector", "Seed 0, NMS tau 0.8"),
+        new("SparseVLM", PruningMethodKind.IntraLlm,
+            "SparseVLM v1.5: text raters chosen from the embeddings; rater rows of the pruning layer's attention score the visual " +
+            "tokens; dropped tokens recycled by DPC-KNN clustering (a whole pruner: CreatePruner)",
+            "layers 2/6/15 (AfterLayer 3/7/16), keep 66/30/17 (64), 303/110/36 (128), 300/200/110 (192), recycling on, Compact positions"),
         new("KeepAll", PruningMethodKind.IntraLlm, "no pruning (the unpruned reference inside one harness)", ""),
         new("VScan", PruningMethodKind.PreLlm,
             "the reference's w/ VE stage: CLS attention of CLIP layers 5 (local 4x4 windows) and -2 (global), then merging",
@@ -45,12 +50,28 @@ public static class PruningRegistry
         Methods.FirstOrDefault(m => m.Name == name)
         ?? throw new KeyNotFoundException($"unknown pruning method '{name}' (known: {string.Join(", ", Methods.Select(m => m.Name))})");
 
+    /// <summary>Intra-LLM methods that are whole pruners (not scorer + selector): build them with <see cref="CreatePruner"/>.</summary>
+    public static bool IsWholePruner(string name) => name == "SparseVLM";
+
+    /// <summary>A whole intra-LLM pruner running <paramref name="schedule"/> (stages in the engine's AfterLayer convention).</summary>
+    public static IPrefillPruner CreatePruner(string name, PruningSchedule schedule)
+    {
+        Get(name);
+        return name switch
+        {
+            "SparseVLM" => new SparseVlmPruner(schedule),
+            _ => throw new ArgumentException($"pruning method '{name}' is not a whole pruner; use CreateIntra for its scorer and selector"),
+        };
+    }
+
     /// <summary>The scorer and selector of an intra-LLM method.</summary>
     public static (ISaliencyScorer Scorer, ITokenSelector Selector) CreateIntra(string name, IntraMethodSettings settings)
     {
         var info = Get(name);
         if (info.Kind != PruningMethodKind.IntraLlm || name == "KeepAll")
             throw new ArgumentException($"pruning method '{name}' does not score tokens inside the LLM");
+        if (IsWholePruner(name))
+            throw new ArgumentException($"pruning method '{name}' is a whole pruner, not a scorer + selector; use CreatePruner");
         ITokenSelector selector = settings.Nms ? new FeatureNms(settings.NmsThreshold) : new TopKSelector();
         ISaliencyScorer scorer = name switch
         {
