@@ -25,19 +25,16 @@ public static class DecoderRunner
         var visualPerLayer = new long[layers];
         var state = new PrefillState(sequence.Embeddings, sequence.PositionIds, sequence.VisualSpans, sequence.TokenIds, 0);
         long visualIn = state.VisualTokenCount;
+        pruner?.Begin(state, decoder);
         int from = 0;
-        // r = 0 asks the pruner about the embeddings themselves (before layer 0): DART reads layer K−1's input there.
-        for (int r = 0; r <= layers; r++)
+        for (int r = 1; r <= layers; r++)
         {
             bool prune = r < layers && pruner != null && pruner.PrunesAfter(r);
             if (!prune && r < layers) continue;
-            if (r > from)
-            {
-                for (int l = from; l < r; l++) { tokensPerLayer[l] = state.Length; visualPerLayer[l] = state.VisualTokenCount; }
-                var hidden = decoder.RunLayers(state.Hidden, state.PositionIds, cache, from, r);
-                state = state with { Hidden = hidden, LayersDone = r };
-                from = r;
-            }
+            for (int l = from; l < r; l++) { tokensPerLayer[l] = state.Length; visualPerLayer[l] = state.VisualTokenCount; }
+            var hidden = decoder.RunLayers(state.Hidden, state.PositionIds, cache, from, r);
+            state = state with { Hidden = hidden, LayersDone = r };
+            from = r;
             if (!prune) continue;
             var t0 = clock.Elapsed.TotalMilliseconds;
             var pruned = pruner!.Prune(state, decoder);

@@ -15,8 +15,14 @@ public interface IPrefillPruner
     /// </summary>
     void Validate(int layerCount) { }
 
-    /// <summary>Whether a stage runs after <paramref name="layersDone"/> layers. 0 = before the first layer, on the
-    /// embeddings (a pruner may also use a call to read signals and return the state unchanged).</summary>
+    /// <summary>
+    /// Called once at the start of every prefill, after <see cref="Validate"/> and before layer 0, with the decoder
+    /// input (the embeddings, LayersDone = 0). For pruners that need the layer-0 input (SparseVLM's text raters and a
+    /// pruning layer 0); it must not change or keep the state's tensors.
+    /// </summary>
+    void Begin(PrefillState input, IDecoderStack decoder) { }
+
+    /// <summary>Whether a stage runs after <paramref name="layersDone"/> layers.</summary>
     bool PrunesAfter(int layersDone);
 
     /// <summary>

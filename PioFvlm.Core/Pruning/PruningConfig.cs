@@ -87,19 +87,16 @@ public static class PruningConfig
         if (keptAll.Count > 0)
             schedule = schedule with { Stages = schedule.Stages.Where(s => !keptAll.Contains(s)).ToList() };
 
-        // A method that builds its whole pruner (DART) owns every intra stage of the plan.
-        var whole = active.Select(s => PruningRegistry.Get(s.Method)).FirstOrDefault(m => m.WholePruner);
-        if (whole != null)
+        if (active.Any(s => PruningRegistry.IsWholePruner(s.Method)))
         {
-            if (active.Any(s => s.Method != whole.Name))
-                throw new FormatException($"{source}: {whole.Name} builds its own intra-LLM pruner and cannot share the prefill with " +
-                                          $"{string.Join(", ", active.Where(s => s.Method != whole.Name).Select(s => $"stage '{s.Name}' ({s.Method})"))}");
-            IPrefillPruner pruner;
-            try { pruner = PruningRegistry.CreatePruner(whole.Name, schedule, settings); }
+            var methods = active.Select(s => s.Method).Distinct().ToArray();
+            if (methods.Length > 1)
+                throw new FormatException($"{source}: the intra-LLM stages name {string.Join(", ", methods)}; a whole-pruner method " +
+                                          $"({string.Join(", ", methods.Where(PruningRegistry.IsWholePruner))}) runs every intra-LLM stage itself");
+            var own = schedule with { Stages = active.Select(s => s.Intra!).ToList() };
+            try { return new PruningPlan(name, preLlm, PruningRegistry.CreatePruner(methods[0], own), positions ?? PruningRegistry.Get(methods[0]).Positions); }
             catch (ArgumentException e) { throw new FormatException($"{source}: {e.Message}", e); }
-            return new PruningPlan(name, preLlm, pruner, positions ?? whole.Positions);
         }
-
         string defaultMethod = PruningRegistry.Get(method).Kind == PruningMethodKind.IntraLlm && method != "KeepAll" ? method : active[0].Method;
         var (scorer, selector) = Create(defaultMethod, settings, source);
         var overrides = new Dictionary<int, (ISaliencyScorer, ITokenSelector)>();

@@ -3,6 +3,7 @@ using PioFvlm.Core.Pruning.Dart;
 using PioFvlm.Core.Pruning.PreLlm;
 using PioFvlm.Core.Pruning.Saliency;
 using PioFvlm.Core.Pruning.Selectors;
+using PioFvlm.Core.Pruning.SparseVlm;
 
 namespace PioFvlm.Core.Pruning;
 
@@ -16,11 +17,9 @@ public enum PruningMethodKind
 }
 
 /// <summary>A registered method: its name, where it acts, what it does and its defaults.</summary>
-/// <param name="WholePruner">An intra-LLM method that is not a scorer + selector and builds its own
-/// <see cref="IPrefillPruner"/> (<see cref="PruningRegistry.CreatePruner"/>), e.g. DART.</param>
 /// <param name="Positions">The method's official position policy, used when a config names none.</param>
 public sealed record PruningMethodInfo(string Name, PruningMethodKind Kind, string Description, string Defaults,
-                                       bool WholePruner = false, PositionPolicy Positions = PositionPolicy.Compact);
+                                       PositionPolicy Positions = PositionPolicy.Compact);
 
 /// <summary>Settings an intra-LLM method may read; each method documents which.</summary>
 public sealed record IntraMethodSettings
@@ -41,6 +40,10 @@ public static class PruningRegistry
             "probe Cheap (exact), window S-5..S-2, head final norm + LM head, NMS tau 0.8, stable sort"),
         new("FeatureNorm", PruningMethodKind.IntraLlm, "control: L2 norm of the hidden state as the score, same selector", "NMS tau 0.8"),
         new("Random", PruningMethodKind.IntraLlm, "control: seeded random scores, same selector", "Seed 0, NMS tau 0.8"),
+        new("SparseVLM", PruningMethodKind.IntraLlm,
+            "SparseVLM v1.5: text raters chosen from the embeddings; rater rows of the pruning layer's attention score the visual " +
+            "tokens; dropped tokens recycled by DPC-KNN clustering (a whole pruner: CreatePruner)",
+            "layers 2/6/15 (AfterLayer 3/7/16), keep 66/30/17 (64), 303/110/36 (128), 300/200/110 (192), recycling on, Compact positions"),
         new("KeepAll", PruningMethodKind.IntraLlm, "no pruning (the unpruned reference inside one harness)", ""),
         new("VScan", PruningMethodKind.PreLlm,
             "the reference's w/ VE stage: CLS attention of CLIP layers 5 (local 4x4 windows) and -2 (global), then merging",
@@ -48,7 +51,7 @@ public static class PruningRegistry
         new("DART", PruningMethodKind.IntraLlm,
             "DART: pivots by key L1 norm of layer K-1 (4 image + 4 text), keep the tokens least cosine-duplicated to them",
             "AfterLayer 2, Keep = max_num_trunction B -> 4 + 8*floor(B/8) kept (68/132/196 for 64/128/192), KeepOriginal positions",
-            WholePruner: true, Positions: PositionPolicy.KeepOriginal),
+            Positions: PositionPolicy.KeepOriginal),
         new("DivPrune", PruningMethodKind.PreLlm,
             "DivPrune: greedy max-min cosine diversity over the projected visual tokens (text-agnostic, no merging)",
             "Keep = B tokens per image (64 / 128 / 192 on LLaVA-1.5), first pick = farthest nearest neighbour"),
@@ -61,12 +64,29 @@ public static class PruningRegistry
         Methods.FirstOrDefault(m => m.Name == name)
         ?? throw new KeyNotFoundException($"unknown pruning method '{name}' (known: {string.Join(", ", Methods.Select(m => m.Name))})");
 
+    /// <summary>Intra-LLM methods that are whole pruners (not scorer + selector): build them with <see cref="CreatePruner"/>.</summary>
+    public static bool IsWholePruner(string name) => name is "SparseVLM" or "DART";
+
+    /// <summary>A whole intra-LLM pruner running <paramref name="schedule"/> (stages in the engine's AfterLayer convention).</summary>
+    public static IPrefillPruner CreatePruner(string name, PruningSchedule schedule)
+    {
+        Get(name);
+        return name switch
+        {
+            "SparseVLM" => new SparseVlmPruner(schedule),
+            "DART" => DartPruner.FromSchedule(schedule),
+            _ => throw new ArgumentException($"pruning method '{name}' is not a whole pruner; use CreateIntra for its scorer and selector"),
+        };
+    }
+
     /// <summary>The scorer and selector of an intra-LLM method.</summary>
     public static (ISaliencyScorer Scorer, ITokenSelector Selector) CreateIntra(string name, IntraMethodSettings settings)
     {
         var info = Get(name);
-        if (info.Kind != PruningMethodKind.IntraLlm || name == "KeepAll" || info.WholePruner)
+        if (info.Kind != PruningMethodKind.IntraLlm || name == "KeepAll")
             throw new ArgumentException($"pruning method '{name}' does not score tokens inside the LLM");
+        if (IsWholePruner(name))
+            throw new ArgumentException($"pruning method '{name}' is a whole pruner, not a scorer + selector; use CreatePruner");
         if (name == "DivPruneLlm") return (new FeatureNormScorer(), new DivPruneSelector());
         ITokenSelector selector = settings.Nms ? new FeatureNms(settings.NmsThreshold) : new TopKSelector();
         ISaliencyScorer scorer = name switch
@@ -77,19 +97,6 @@ public static class PruningRegistry
             _ => throw new InvalidOperationException($"registry entry '{name}' has no factory"),
         };
         return (scorer, selector);
-    }
-
-    /// <summary>The whole intra-LLM pruner of a method that is not a scorer + selector (<see cref="PruningMethodInfo.WholePruner"/>).</summary>
-    public static IPrefillPruner CreatePruner(string name, PruningSchedule schedule, IntraMethodSettings settings)
-    {
-        var info = Get(name);
-        if (!info.WholePruner)
-            throw new ArgumentException($"pruning method '{name}' is a scorer + selector; use CreateIntra");
-        return name switch
-        {
-            "DART" => DartPruner.FromSchedule(schedule),
-            _ => throw new InvalidOperationException($"registry entry '{name}' has no factory"),
-        };
     }
 
     /// <summary>A pre-LLM reducer keeping <paramref name="keep"/> tokens per image.</summary>

@@ -150,7 +150,8 @@ public class DartTests
     public void RegistryAndConfigBuildTheWholePruner()
     {
         var info = PruningRegistry.Get("DART");
-        Assert.That((info.Kind, info.WholePruner, info.Positions), Is.EqualTo((PruningMethodKind.IntraLlm, true, PositionPolicy.KeepOriginal)));
+        Assert.That((info.Kind, PruningRegistry.IsWholePruner("DART"), info.Positions), Is.EqualTo((PruningMethodKind.IntraLlm, true, PositionPolicy.KeepOriginal)));
+        Assert.That(PruningRegistry.CreatePruner("DART", PruningTestKit.Schedule((2, 64))), Is.InstanceOf<DartPruner>());
         Assert.That(() => PruningRegistry.CreateIntra("DART", new IntraMethodSettings()), Throws.ArgumentException);
 
         var plan = PruningConfig.Load(DivPrunePipelineTests.ShippedConfig("dart-64.json"));
@@ -164,6 +165,6 @@ public class DartTests
         Assert.That(() => PruningConfig.Parse("""{ "Method": "DART", "Stages": { "a": { "AfterLayer": 2, "Keep": 64 }, "b": { "AfterLayer": 8, "Keep": 32 } } }""", "two.json"),
             Throws.InstanceOf<FormatException>().With.Message.Contains("two.json").And.Message.Contains("DART prunes once"));
         Assert.That(() => PruningConfig.Parse("""{ "Stages": { "a": { "Method": "DART", "AfterLayer": 2, "Keep": 64 }, "b": { "AfterLayer": 8, "Keep": 32 } } }""", "mix.json"),
-            Throws.InstanceOf<FormatException>().With.Message.Contains("stage 'b' (PioFvlm)"));
+            Throws.InstanceOf<FormatException>().With.Message.Contains("mix.json").And.Message.Contains("DART, PioFvlm"));
     }
 }

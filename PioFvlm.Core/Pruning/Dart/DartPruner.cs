@@ -11,7 +11,8 @@ namespace PioFvlm.Core.Pruning.Dart;
 /// <list type="number">
 /// <item>Pivot signal (layer K−1): the L1 norm, over all kv heads, of each token's key after RoPE, computed from layer
 /// K−1's own input norm, k projection and RoPE on that layer's input hidden states. The pruner reads them when the
-/// prefill loop calls it after K−1 layers (0 = the embeddings) and returns the state untouched; only the keys are
+/// prefill loop calls it after K−1 layers (for K = 1 in <see cref="Begin"/>, on the embeddings) and returns the state
+/// untouched; only the keys are
 /// computed there (no queries, no attention: the layer keeps its fused attention). Under GQA the kv heads are not
 /// repeated, which scales the norm by a constant and leaves the ranking unchanged.</item>
 /// <item>Pivots: the top <see cref="ImagePivots"/> visual tokens and the top <see cref="TextPivots"/> tokens after the
@@ -82,23 +83,36 @@ public sealed class DartPruner : IPrefillPruner
 
     public void Validate(int layerCount) => Stage.Validate(layerCount);
 
-    public bool PrunesAfter(int layersDone) => layersDone == AfterLayer - 1 || layersDone == AfterLayer;
+    /// <summary>Starts a prefill; with K = 1 the pivot keys come from layer 0 on the embeddings, read here.</summary>
+    public void Begin(PrefillState input, IDecoderStack decoder)
+    {
+        _report.Clear();
+        LastSelection = null;
+        _keyNorms = null;
+        _keyLength = -1;
+        if (AfterLayer == 1) ReadKeys(input, decoder);
+    }
+
+    public bool PrunesAfter(int layersDone) => layersDone == AfterLayer || (AfterLayer > 1 && layersDone == AfterLayer - 1);
+
+    void ReadKeys(PrefillState state, IDecoderStack decoder)
+    {
+        _keyNorms = KeyL1Norms(state, decoder, AfterLayer - 1);
+        _keyLength = state.Length;
+    }
 
     public PrefillState Prune(PrefillState state, IDecoderStack decoder)
     {
         if (state.LayersDone == AfterLayer - 1)
         {
-            _report.Clear();
-            LastSelection = null;
-            _keyNorms = KeyL1Norms(state, decoder, AfterLayer - 1);
-            _keyLength = state.Length;
+            ReadKeys(state, decoder);
             return state;
         }
         if (state.LayersDone != AfterLayer)
             throw new InvalidOperationException($"DART prunes after layer {AfterLayer}, not after {state.LayersDone}");
         if (_keyNorms is null || _keyLength != state.Length)
             throw new InvalidOperationException($"DART after layer {AfterLayer}: the keys of layer {AfterLayer - 1} were not read in this prefill " +
-                                                $"(the loop must call the pruner after {AfterLayer - 1} layers, on the same sequence)");
+                                                $"(the loop must call Begin and the pruner after {AfterLayer - 1} layers, on the same sequence)");
         var keyNorms = _keyNorms;
         _keyNorms = null;
 
