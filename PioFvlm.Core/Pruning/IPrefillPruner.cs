@@ -4,7 +4,8 @@ namespace PioFvlm.Core.Pruning;
 
 /// <summary>
 /// The intra-LLM insertion point: called by the prefill loop between decoder layers r-1 and r (r = LayersDone,
-/// 1-based count of layers already run) for every r that <see cref="PrunesAfter"/> names. Prefill only; decode never
+/// 1-based count of layers already run) for every r that <see cref="PrunesAfter"/> names; r = 0 (before layer 0, on the
+/// embeddings) is asked too, for pruners that read layer 0's input. Prefill only; decode never
 /// calls it. The model owns the call site (TorchSharp's forward() bypasses hooks).
 /// </summary>
 public interface IPrefillPruner

@@ -14,7 +14,7 @@ namespace PioFvlm.Core.Pruning;
 /// { "Stages": { "ve": { "Method": "VScan", "Keep": 96 }, "s1": { "Method": "PioFvlm", "AfterLayer": 16, "Keep": 32 } } }
 /// { "Method": "PioFvlm", "Stages": { "s1": { "AfterLayer": 2, "Keep": 200 }, "s2": { "AfterLayer": 8, "Ratio": 0.5 } },
 ///   "Nms": true, "NmsThreshold": 0.8, "Probe": "Cheap", "Window": "Reference", "Positions": "Compact" }</code>
-/// The top-level <c>Method</c> (default PioFvlm) applies to stages that name none; <c>PreLlmKeep</c> with a preset
+/// <c>Positions</c> defaults to the method's own policy (<see cref="PruningRegistry.DefaultPositions"/>). The top-level <c>Method</c> (default PioFvlm) applies to stages that name none; <c>PreLlmKeep</c> with a preset
 /// overrides its pre-LLM budget (VScan).
 /// </summary>
 public static class PruningConfig
@@ -46,7 +46,7 @@ public static class PruningConfig
                     throw new FormatException($"{source}: unknown key '{p.Name}' (known: {string.Join(", ", Keys)})");
             string method = String(root, "Method", source) ?? "PioFvlm";
             CheckMethod(method, source, "Method");
-            var positions = Enum<PositionPolicy>(root, "Positions", source) ?? PositionPolicy.Compact;
+
             var settings = new IntraMethodSettings
             {
                 Saliency = GradientSaliencyOptions.Llava with
@@ -60,6 +60,10 @@ public static class PruningConfig
                 Seed = Int(root, "Seed", source) ?? 0,
             };
             var (specs, name) = Stages(root, method, source);
+            // Default positions follow the method: the top-level one, else the first intra-LLM stage's (FastV keeps originals).
+            string positionsOf = root.TryGetProperty("Method", out _) ? method
+                : specs.FirstOrDefault(sp => sp.Intra is not null)?.Method ?? method;
+            var positions = Enum<PositionPolicy>(root, "Positions", source) ?? PruningRegistry.DefaultPositions(positionsOf);
             return Build(specs, name, method, settings, positions, source);
         }
     }

@@ -1,3 +1,5 @@
+using PioFvlm.Core.Generation;
+using PioFvlm.Core.Pruning.Attention;
 using PioFvlm.Core.Pruning.PreLlm;
 using PioFvlm.Core.Pruning.Saliency;
 using PioFvlm.Core.Pruning.Selectors;
@@ -35,6 +37,12 @@ public static class PruningRegistry
             "probe Cheap (exact), window S-5..S-2, head final norm + LM head, NMS tau 0.8, stable sort"),
         new("FeatureNorm", PruningMethodKind.IntraLlm, "control: L2 norm of the hidden state as the score, same selector", "NMS tau 0.8"),
         new("Random", PruningMethodKind.IntraLlm, "control: seeded random scores, same selector", "Seed 0, NMS tau 0.8"),
+        new("FastV", PruningMethodKind.IntraLlm,
+            "FastV: head-mean attention of the last prompt token to each visual token in layer K-1 (on its own input), top-k, original order",
+            "K = AfterLayer (paper 2; needs K-1 >= 0), plain top-k (Nms ignored), positions KeepOriginal; B_avg presets K=2 keep 30/98/166 for 64/128/192"),
+        new("PDrop", PruningMethodKind.IntraLlm,
+            "PyramidDrop: at each stage, head-mean attention of the last instruction token to each visual token with the next layer's norm/q/k/RoPE, top-k",
+            "plain top-k (Nms ignored), positions Compact (renumber); presets layers [2,6,16] keep [66,30,17] / [303,110,36] / [300,200,110] for 64/128/192"),
         new("KeepAll", PruningMethodKind.IntraLlm, "no pruning (the unpruned reference inside one harness)", ""),
         new("VScan", PruningMethodKind.PreLlm,
             "the reference's w/ VE stage: CLS attention of CLIP layers 5 (local 4x4 windows) and -2 (global), then merging",
@@ -45,12 +53,17 @@ public static class PruningRegistry
         Methods.FirstOrDefault(m => m.Name == name)
         ?? throw new KeyNotFoundException($"unknown pruning method '{name}' (known: {string.Join(", ", Methods.Select(m => m.Name))})");
 
+    /// <summary>The position policy a method's reference uses (spec baselines §2.3): KeepOriginal for FastV, Compact otherwise.</summary>
+    public static PositionPolicy DefaultPositions(string name) => Get(name).Name == "FastV" ? PositionPolicy.KeepOriginal : PositionPolicy.Compact;
+
     /// <summary>The scorer and selector of an intra-LLM method.</summary>
     public static (ISaliencyScorer Scorer, ITokenSelector Selector) CreateIntra(string name, IntraMethodSettings settings)
     {
         var info = Get(name);
         if (info.Kind != PruningMethodKind.IntraLlm || name == "KeepAll")
             throw new ArgumentException($"pruning method '{name}' does not score tokens inside the LLM");
+        if (name is "FastV") return (new FastVScorer(), new TopKSelector());
+        if (name is "PDrop") return (new PDropScorer(), new TopKSelector());
         ITokenSelector selector = settings.Nms ? new FeatureNms(settings.NmsThreshold) : new TopKSelector();
         ISaliencyScorer scorer = name switch
         {
