@@ -122,6 +122,24 @@ public class FastVTests
     }
 
     [Test]
+    public void AFastVStageAfterAnotherStageCapturesThePrunedInput()
+    {
+        // Stage a (FeatureNorm, after layer 1) prunes first; FastV's capture at the same boundary must see the pruned
+        // sequence (otherwise its 18 scores would not fit the 12 tokens at its stage and the pruner would throw).
+        using var ng = no_grad();
+        using var scope = NewDisposeScope();
+        using var lm = PruningTestKit.Model();
+        var prompt = PruningTestKit.Prompt(lm, Layout);
+        using var cache = PruningTestKit.Cache(lm);
+        var plan = PruningConfig.Parse("""
+            { "Method": "FeatureNorm", "Nms": false,
+              "Stages": { "a": { "AfterLayer": 1, "Keep": 12 }, "b": { "Method": "FastV", "AfterLayer": 2, "Keep": 5 } } }
+            """, "test");
+        var result = DecoderRunner.Prefill(lm, prompt, cache, plan.Intra, plan.Positions);
+        Assert.That(result.VisualTokensPerLayer, Is.EqualTo(new long[] { 18, 12, 5, 5 }));
+    }
+
+    [Test]
     public void ScoringWithoutACaptureFailsNamingTheLayer()
     {
         using var ng = no_grad();
