@@ -25,17 +25,8 @@ public static class DecoderRunner
         var visualPerLayer = new long[layers];
         var state = new PrefillState(sequence.Embeddings, sequence.PositionIds, sequence.VisualSpans, sequence.TokenIds, 0);
         long visualIn = state.VisualTokenCount;
+        pruner?.Begin(state, decoder);
         int from = 0;
-        if (pruner != null && pruner.PrunesAfter(0))
-        {
-            // Before layer 0: a pruner that reads layer 0's input (FastV with K = 1 captures its attention here).
-            var t0 = clock.Elapsed.TotalMilliseconds;
-            var pruned = pruner.Prune(state, decoder);
-            if (!ReferenceEquals(pruned, state) && policy == PositionPolicy.Compact)
-                pruned = pruned with { PositionIds = CompactPositions(pruned.PositionIds) };
-            state = pruned;
-            pruningMs += clock.Elapsed.TotalMilliseconds - t0;
-        }
         for (int r = 1; r <= layers; r++)
         {
             bool prune = r < layers && pruner != null && pruner.PrunesAfter(r);

@@ -87,6 +87,16 @@ public static class PruningConfig
         var active = intra.Where(s => s.Method != "KeepAll").ToList();
         if (active.Count == 0) return new PruningPlan(name, preLlm, null, positions);
 
+        if (active.Any(s => PruningRegistry.IsWholePruner(s.Method)))
+        {
+            var methods = active.Select(s => s.Method).Distinct().ToArray();
+            if (methods.Length > 1)
+                throw new FormatException($"{source}: the intra-LLM stages name {string.Join(", ", methods)}; a whole-pruner method " +
+                                          $"({string.Join(", ", methods.Where(PruningRegistry.IsWholePruner))}) runs every intra-LLM stage itself");
+            var own = schedule with { Stages = active.Select(s => s.Intra!).ToList() };
+            try { return new PruningPlan(name, preLlm, PruningRegistry.CreatePruner(methods[0], own), positions); }
+            catch (ArgumentException e) { throw new FormatException($"{source}: {e.Message}", e); }
+        }
         string defaultMethod = PruningRegistry.Get(method).Kind == PruningMethodKind.IntraLlm && method != "KeepAll" ? method : active[0].Method;
         var (scorer, selector) = Create(defaultMethod, settings, source);
         var overrides = new Dictionary<int, (ISaliencyScorer, ITokenSelector)>();

@@ -3,6 +3,7 @@ using PioFvlm.Core.Pruning.Attention;
 using PioFvlm.Core.Pruning.PreLlm;
 using PioFvlm.Core.Pruning.Saliency;
 using PioFvlm.Core.Pruning.Selectors;
+using PioFvlm.Core.Pruning.SparseVlm;
 
 namespace PioFvlm.Core.Pruning;
 
@@ -43,6 +44,10 @@ public static class PruningRegistry
         new("PDrop", PruningMethodKind.IntraLlm,
             "PyramidDrop: at each stage, head-mean attention of the last instruction token to each visual token with the next layer's norm/q/k/RoPE, top-k",
             "plain top-k (Nms ignored), positions Compact (renumber); presets layers [2,6,16] keep [66,30,17] / [303,110,36] / [300,200,110] for 64/128/192"),
+        new("SparseVLM", PruningMethodKind.IntraLlm,
+            "SparseVLM v1.5: text raters chosen from the embeddings; rater rows of the pruning layer's attention score the visual " +
+            "tokens; dropped tokens recycled by DPC-KNN clustering (a whole pruner: CreatePruner)",
+            "layers 2/6/15 (AfterLayer 3/7/16), keep 66/30/17 (64), 303/110/36 (128), 300/200/110 (192), recycling on, Compact positions"),
         new("KeepAll", PruningMethodKind.IntraLlm, "no pruning (the unpruned reference inside one harness)", ""),
         new("VScan", PruningMethodKind.PreLlm,
             "the reference's w/ VE stage: CLS attention of CLIP layers 5 (local 4x4 windows) and -2 (global), then merging",
@@ -55,6 +60,19 @@ public static class PruningRegistry
 
     /// <summary>The position policy a method's reference uses (spec baselines §2.3): KeepOriginal for FastV, Compact otherwise.</summary>
     public static PositionPolicy DefaultPositions(string name) => Get(name).Name == "FastV" ? PositionPolicy.KeepOriginal : PositionPolicy.Compact;
+    /// <summary>Intra-LLM methods that are whole pruners (not scorer + selector): build them with <see cref="CreatePruner"/>.</summary>
+    public static bool IsWholePruner(string name) => name == "SparseVLM";
+
+    /// <summary>A whole intra-LLM pruner running <paramref name="schedule"/> (stages in the engine's AfterLayer convention).</summary>
+    public static IPrefillPruner CreatePruner(string name, PruningSchedule schedule)
+    {
+        Get(name);
+        return name switch
+        {
+            "SparseVLM" => new SparseVlmPruner(schedule),
+            _ => throw new ArgumentException($"pruning method '{name}' is not a whole pruner; use CreateIntra for its scorer and selector"),
+        };
+    }
 
     /// <summary>The scorer and selector of an intra-LLM method.</summary>
     public static (ISaliencyScorer Scorer, ITokenSelector Selector) CreateIntra(string name, IntraMethodSettings settings)
@@ -64,6 +82,8 @@ public static class PruningRegistry
             throw new ArgumentException($"pruning method '{name}' does not score tokens inside the LLM");
         if (name is "FastV") return (new FastVScorer(), new TopKSelector());
         if (name is "PDrop") return (new PDropScorer(), new TopKSelector());
+        if (IsWholePruner(name))
+            throw new ArgumentException($"pruning method '{name}' is a whole pruner, not a scorer + selector; use CreatePruner");
         ITokenSelector selector = settings.Nms ? new FeatureNms(settings.NmsThreshold) : new TopKSelector();
         ISaliencyScorer scorer = name switch
         {

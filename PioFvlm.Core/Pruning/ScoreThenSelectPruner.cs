@@ -22,7 +22,8 @@ namespace PioFvlm.Core.Pruning;
 /// <see cref="PruningStageReport"/>.</para>
 /// <para>Position ids of kept tokens are gathered (their original ids); <see cref="DecoderRunner"/> re-indexes them
 /// under <see cref="PositionPolicy.Compact"/>. A stage whose scorer is an <see cref="IPriorLayerScorer"/> (FastV) also
-/// makes the pruner stop one layer earlier, where the scorer captures its signal and the state passes unchanged.
+/// makes the pruner stop one layer earlier (or, for a stage after layer 1, use <see cref="Begin"/>), where the scorer
+/// captures its signal and the state passes unchanged.
 /// The pruner is reusable: a prefill starts over when the first stage
 /// runs (or a stage at or before the last one reported), which clears <see cref="LastReport"/>.</para>
 /// </remarks>
@@ -57,7 +58,10 @@ public sealed class ScoreThenSelectPruner : IPrefillPruner
     /// <inheritdoc />
     public void Validate(int layerCount) => Schedule.Validate(layerCount);
 
-    public bool PrunesAfter(int layersDone) => StageIndex(layersDone) >= 0 || CaptureFor(layersDone) != null;
+    public bool PrunesAfter(int layersDone) => StageIndex(layersDone) >= 0 || (layersDone > 0 && CaptureFor(layersDone) != null);
+
+    /// <summary>A stage after layer 1 whose scorer reads layer 0's input captures it here, from the embeddings.</summary>
+    public void Begin(PrefillState input, IDecoderStack decoder) => CaptureFor(0)?.Capture(input, decoder);
 
     public PrefillState Prune(PrefillState state, IDecoderStack decoder)
     {

@@ -137,16 +137,8 @@ public sealed class LlamaTokenizerJson : ITokenizer
         return ids;
     }
 
-    public string Decode(IEnumerable<int> ids, bool skipSpecial = true)
-    {
-        var tokens = new List<string>();
-        foreach (int id in ids)
-        {
-            if (skipSpecial && _specialIds.Contains(id)) continue;
-            tokens.Add(IdToToken(id) ?? throw new ArgumentOutOfRangeException(nameof(ids), id, $"Token id {id} is not in the vocabulary of {_source} (size {VocabSize})"));
-        }
-        return _decoder.Decode(tokens);
-    }
+    public string Decode(IEnumerable<int> ids, bool skipSpecial = true) =>
+        _decoder.Decode(ids, skipSpecial ? _specialIds : null, IdToToken, _source, VocabSize);
 
     public int? TokenToId(string token) => _tokenToId.TryGetValue(token, out int id) ? id : null;
 

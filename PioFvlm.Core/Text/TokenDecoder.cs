@@ -31,6 +31,19 @@ internal sealed class TokenDecoder
         return d;
     }
 
+    /// <summary>Ids to text: drops <paramref name="skip"/> ids, maps the rest to pieces, runs the decoder chain.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">an id outside the vocabulary.</exception>
+    public string Decode(IEnumerable<int> ids, IReadOnlySet<int>? skip, Func<int, string?> idToToken, string source, int vocabSize)
+    {
+        var tokens = new List<string>();
+        foreach (int id in ids)
+        {
+            if (skip != null && skip.Contains(id)) continue;
+            tokens.Add(idToToken(id) ?? throw new ArgumentOutOfRangeException(nameof(ids), id, $"Token id {id} is not in the vocabulary of {source} (size {vocabSize})"));
+        }
+        return Decode(tokens);
+    }
+
     public string Decode(List<string> tokens)
     {
         foreach (var step in _steps) tokens = step(tokens);

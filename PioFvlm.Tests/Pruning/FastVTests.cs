@@ -42,7 +42,7 @@ public class FastVTests
 
     [TestCase(2, 5)]
     [TestCase(3, 7)]
-    [TestCase(1, 4)]   // K = 1: layer 0's attention on the embeddings, captured before layer 0
+    [TestCase(1, 4)]   // K = 1: layer 0's attention on the embeddings, captured in Begin
     public void KeepsTheTopOfLayerKMinusOneLastRowAttention(int k, int keep)
     {
         using var ng = no_grad();

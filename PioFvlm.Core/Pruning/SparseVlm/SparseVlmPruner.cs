@@ -1,0 +1,212 @@
+using System.Diagnostics;
+using PioFvlm.Core.Generation;
+using static TorchSharp.torch;
+
+namespace PioFvlm.Core.Pruning.SparseVlm;
+
+/// <summary>
+/// SparseVLM v1.5 (spec baselines §5) as an intra-LLM pruner. Text raters are chosen once from the decoder input
+/// (<see cref="SparseVlmRaters"/>); at each pruning layer l = AfterLayer − 1 the rater rows of layer l's own attention
+/// (<see cref="RaterAttention"/>, from its input: no full attention map) score the visual tokens; layer l runs on its
+/// full input and its output keeps the top min(k, V − 1) visual tokens in their original order, followed by the
+/// recycled tokens (<see cref="TokenRecycling"/>) right after the last kept one. Text tokens always stay.
+/// </summary>
+/// <remarks>
+/// <para>The engine calls pruners only between layers, so the pruner asks to be called twice per stage: after l layers
+/// (the input of layer l: it computes and keeps the scores, passing the state through) and after l + 1 (it cuts).
+/// A pruning layer 0 is scored in <see cref="Begin"/>.</para>
+/// <para>Positions: the reference renumbers (<see cref="PositionPolicy.Compact"/>, its default in the plan). Recycled
+/// tokens carry the original position id of their cluster center, which only matters under KeepOriginal.</para>
+/// <para>Budgets: <see cref="PruningStage.Budget"/> of the current count and of the count entering the LLM; recycled
+/// tokens count as visual tokens at later stages, where they can be pruned or merged again.</para>
+/// </remarks>
+public sealed class SparseVlmPruner : IPrefillPruner
+{
+    private readonly List<SparseVlmStageReport> _report = [];
+    private long[] _raterOffsets = [];          // distance from the sequence end: text after the image is never cut
+    private bool _begun;
+    private int _visualAtStart;
+    private Pending? _pending;
+
+    sealed record Pending(int AfterLayer, double[]? Scores, double Ms);
+
+    public PruningSchedule Schedule { get; }
+
+    /// <summary>Token recycling (v1/v1.5); false gives plain top-k pruning (v2.0 drops merging).</summary>
+    public bool Recycle { get; }
+
+    public SparseVlmPruner(PruningSchedule schedule, bool recycle = true)
+    {
+        Schedule = schedule ?? throw new ArgumentNullException(nameof(schedule));
+        schedule.ValidateShape();
+        Recycle = recycle;
+    }
+
+    /// <summary>The stages run by the latest prefill, in order (a copy).</summary>
+    public IReadOnlyList<SparseVlmStageReport> LastReport => _report.ToArray();
+
+    /// <summary>Sequence indices (in the decoder input) of the raters chosen by the latest prefill.</summary>
+    public IReadOnlyList<long> LastRaters { get; private set; } = [];
+
+    public void Validate(int layerCount) => Schedule.Validate(layerCount);
+
+    public void Begin(PrefillState input, IDecoderStack decoder)
+    {
+        _report.Clear();
+        _pending = null;
+        _begun = true;
+        _visualAtStart = checked((int)input.VisualTokenCount);
+        long[] pool = VisualTokens.Positions(input);
+        long length = input.Length;
+        if (pool.Length == 0 || pool[^1] + 1 >= length) _raterOffsets = [];
+        else
+        {
+            using var scope = NewDisposeScope();
+            long textStart = pool[^1] + 1;
+            var text = input.Hidden[0].narrow(0, textStart, length - textStart);
+            long[] raters = SparseVlmRaters.Select(VisualTokens.Features(input, pool), text);
+            _raterOffsets = raters.Select(t => length - (textStart + t)).ToArray();
+        }
+        LastRaters = _raterOffsets.Select(o => length - o).ToArray();
+        if (StageAt(1) is { } first) Capture(input, decoder, first);
+    }
+
+    public bool PrunesAfter(int layersDone) => Schedule.Stages.Any(s => s.AfterLayer == layersDone || s.AfterLayer - 1 == layersDone);
+
+    public PrefillState Prune(PrefillState state, IDecoderStack decoder)
+    {
+        if (!_begun)
+            throw new InvalidOperationException("SparseVlmPruner: Begin was not called for this prefill (DecoderRunner.Prefill calls it before layer 0)");
+        var cut = StageAt(state.LayersDone);
+        var next = StageAt(state.LayersDone + 1);
+        if (cut is null && next is null)
+            throw new InvalidOperationException($"SparseVLM schedule '{Schedule.Name}' has nothing to do after layer {state.LayersDone}");
+        var result = cut is null ? state : Cut(state, cut);
+        if (next is not null) Capture(result, decoder, next);
+        return result;
+    }
+
+    PruningStage? StageAt(int afterLayer) => Schedule.Stages.FirstOrDefault(s => s.AfterLayer == afterLayer);
+
+    /// <summary>Scores the visual tokens with the attention of layer AfterLayer − 1, whose input <paramref name="state"/> is.</summary>
+    void Capture(PrefillState state, IDecoderStack decoder, PruningStage stage)
+    {
+        var clock = Stopwatch.StartNew();
+        long[] pool = VisualTokens.Positions(state);
+        double[]? scores = null;
+        if (pool.Length > 1 && _raterOffsets.Length > 0)
+        {
+            using var scope = NewDisposeScope();
+            long[] rows = _raterOffsets.Select(o => state.Length - o).ToArray();
+            var s = RaterAttention.VisualScores(decoder, stage.AfterLayer - 1, state.Hidden, state.PositionIds, rows, pool);
+            scores = s.to(ScalarType.Float64).cpu().data<double>().ToArray();
+        }
+        _pending = new Pending(stage.AfterLayer, scores, clock.Elapsed.TotalMilliseconds);
+    }
+
+    PrefillState Cut(PrefillState state, PruningStage stage)
+    {
+        var pending = _pending is { } p && p.AfterLayer == stage.AfterLayer ? p
+            : throw new InvalidOperationException($"SparseVLM stage after layer {stage.AfterLayer}: the attention of layer {stage.AfterLayer - 1} was not scored " +
+                                                  $"(the pruner must also run after {stage.AfterLayer - 1} layers, or in Begin for layer 0)");
+        _pending = null;
+        long[] pool = VisualTokens.Positions(state);
+        int current = pool.Length;
+        if (pending.Scores is null || current <= 1)
+        {
+            _report.Add(new SparseVlmStageReport
+            {
+                Layer = stage.AfterLayer - 1, AfterLayer = stage.AfterLayer, VisualBefore = current, Recycled = 0, Raters = _raterOffsets.Length,
+                KeptLocalIndices = Enumerable.Range(0, current).Select(i => (long)i).ToArray(), ScoreMs = pending.Ms,
+            });
+            return state;
+        }
+        if (pending.Scores.Length != current)
+            throw new InvalidOperationException($"SparseVLM stage after layer {stage.AfterLayer}: {pending.Scores.Length} scores for {current} visual tokens");
+
+        var clock = Stopwatch.StartNew();
+        int keep = Math.Min(stage.Budget(current, _visualAtStart), current - 1);
+        var scores = pending.Scores;
+        int[] order = Enumerable.Range(0, current).OrderByDescending(i => scores[i]).ThenBy(i => i).ToArray();
+        long[] kept = order.Take(keep).Order().Select(i => (long)i).ToArray();
+        int[] dropped = order.Skip(keep).ToArray();                                   // by score, descending
+
+        using var scope = NewDisposeScope();
+        Tensor? merged = null;
+        long[] recycledPositions = [];
+        IReadOnlyList<IReadOnlyList<long>> members = [];
+        if (Recycle)
+        {
+            int candidates = TokenRecycling.CandidateCount(dropped.Length);
+            long[] candidatePositions = dropped.Take(candidates).Select(i => pool[i]).ToArray();
+            var recycled = TokenRecycling.Cluster(VisualTokens.Features(state, candidatePositions), TokenRecycling.ClusterCount(candidates));
+            merged = recycled.Merged;
+            recycledPositions = recycled.Centers.Select(c => candidatePositions[c]).ToArray();
+            long[] candidateLocal = dropped.Take(candidates).Select(i => (long)i).ToArray();
+            members = recycled.Members.Select(m => (IReadOnlyList<long>)m.Select(i => candidateLocal[i]).Order().ToArray()).ToArray();
+        }
+        var result = Surgery(state, pool, kept, merged, recycledPositions);
+        _report.Add(new SparseVlmStageReport
+        {
+            Layer = stage.AfterLayer - 1, AfterLayer = stage.AfterLayer, VisualBefore = current, KeptLocalIndices = kept,
+            Recycled = recycledPositions.Length, RecycledMembers = members, Raters = _raterOffsets.Length, ScoreMs = pending.Ms, SurgeryMs = clock.Elapsed.TotalMilliseconds,
+        });
+        return result;
+    }
+
+    /// <summary>
+    /// Text tokens and kept visual tokens in sequence order, with the <paramref name="merged"/> rows inserted right after
+    /// the last kept visual token (where the first visual token was when none is kept). Recycled rows take the position
+    /// id at <paramref name="recycledFrom"/> and the image token id; they extend the span of the last kept token.
+    /// Tensors move to the caller's scope.
+    /// </summary>
+    static PrefillState Surgery(PrefillState state, long[] pool, long[] kept, Tensor? merged, long[] recycledFrom)
+    {
+        long length = state.Length;
+        var keepRow = new bool[length];
+        Array.Fill(keepRow, true);
+        foreach (long p in pool) keepRow[p] = false;
+        foreach (long k in kept) keepRow[pool[k]] = true;
+        var rows = new List<long>((int)length);
+        for (long p = 0; p < length; p++) if (keepRow[p]) rows.Add(p);
+        long anchor = kept.Length > 0 ? pool[kept[^1]] + 1 : pool[0];
+        int insertAt = rows.Count(r => r < anchor);
+        int recycled = recycledFrom.Length;
+
+        var spans = new List<VisualSpan>();
+        long removedBefore = 0;
+        foreach (var span in state.VisualSpans)
+        {
+            long keptHere = 0;
+            for (long p = span.Start; p < span.End; p++) if (keepRow[p]) keptHere++;
+            if (keptHere > 0) spans.Add(span with { Start = span.Start - removedBefore, Length = keptHere });
+            removedBefore += span.Length - keptHere;
+        }
+        if (recycled > 0)
+        {
+            if (spans.Count > 0) spans[^1] = spans[^1] with { Length = spans[^1].Length + recycled };
+            else spans.Add(new VisualSpan(insertAt, recycled, state.VisualSpans[0].ImageIndex));
+        }
+
+        int imageToken = state.TokenIds[(int)pool[0]];
+        var tokenIds = rows.Select(r => state.TokenIds[(int)r]).ToList();
+        tokenIds.InsertRange(insertAt, Enumerable.Repeat(imageToken, recycled));
+
+        var device = state.Hidden.device;
+        Tensor Rows(Tensor t, IEnumerable<long> at, int dim) => t.index_select(dim, tensor(at.ToArray(), ScalarType.Int64, t.device));
+        var before = rows.Take(insertAt).ToArray();
+        var after = rows.Skip(insertAt).ToArray();
+        var hiddenParts = new List<Tensor> { Rows(state.Hidden, before, 1) };
+        var positionParts = new List<Tensor> { Rows(state.PositionIds, before, 1) };
+        if (recycled > 0)
+        {
+            hiddenParts.Add(merged!.to(state.Hidden.dtype, device).unsqueeze(0));
+            positionParts.Add(Rows(state.PositionIds, recycledFrom, 1));
+        }
+        hiddenParts.Add(Rows(state.Hidden, after, 1));
+        positionParts.Add(Rows(state.PositionIds, after, 1));
+        var hidden = cat(hiddenParts, 1).MoveToOuterDisposeScope();
+        var positions = cat(positionParts, 1).MoveToOuterDisposeScope();
+        return state with { Hidden = hidden, PositionIds = positions, VisualSpans = spans, TokenIds = tokenIds };
+    }
+}
