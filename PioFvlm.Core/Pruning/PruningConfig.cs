@@ -14,7 +14,7 @@ namespace PioFvlm.Core.Pruning;
 /// { "Stages": { "ve": { "Method": "VScan", "Keep": 96 }, "s1": { "Method": "PioFvlm", "AfterLayer": 16, "Keep": 32 } } }
 /// { "Method": "PioFvlm", "Stages": { "s1": { "AfterLayer": 2, "Keep": 200 }, "s2": { "AfterLayer": 8, "Ratio": 0.5 } },
 ///   "Nms": true, "NmsThreshold": 0.8, "Probe": "Cheap", "Window": "Reference", "Positions": "Compact" }</code>
-/// The top-level <c>Method</c> (default PioFvlm) applies to stages that name none; <c>PreLlmKeep</c> with a preset
+/// <c>Positions</c> defaults to the method's own policy (<see cref="PruningRegistry.DefaultPositions"/>). The top-level <c>Method</c> (default PioFvlm) applies to stages that name none; <c>PreLlmKeep</c> with a preset
 /// overrides its pre-LLM budget (VScan, or the top-level Method when that is a pre-LLM one, e.g.
 /// <c>{ "Method": "DivPrune", "PreLlmKeep": 64 }</c>).
 /// </summary>
@@ -47,7 +47,7 @@ public static class PruningConfig
                     throw new FormatException($"{source}: unknown key '{p.Name}' (known: {string.Join(", ", Keys)})");
             string method = String(root, "Method", source) ?? "PioFvlm";
             CheckMethod(method, source, "Method");
-            var positions = Enum<PositionPolicy>(root, "Positions", source);
+
             var settings = new IntraMethodSettings
             {
                 Saliency = GradientSaliencyOptions.Llava with
@@ -61,11 +61,15 @@ public static class PruningConfig
                 Seed = Int(root, "Seed", source) ?? 0,
             };
             var (specs, name) = Stages(root, method, source);
+            // Default positions follow the method: the top-level one, else the first intra-LLM stage's (FastV keeps originals).
+            string positionsOf = root.TryGetProperty("Method", out _) ? method
+                : specs.FirstOrDefault(sp => sp.Intra is not null)?.Method ?? method;
+            var positions = Enum<PositionPolicy>(root, "Positions", source) ?? PruningRegistry.DefaultPositions(positionsOf);
             return Build(specs, name, method, settings, positions, source);
         }
     }
 
-    static PruningPlan Build(List<StageSpec> specs, string name, string method, IntraMethodSettings settings, PositionPolicy? positions, string source)
+    static PruningPlan Build(List<StageSpec> specs, string name, string method, IntraMethodSettings settings, PositionPolicy positions, string source)
     {
         var pre = specs.Where(s => s.Intra is null).ToList();
         if (pre.Count > 1)
@@ -82,7 +86,7 @@ public static class PruningConfig
         try { schedule.ValidateShape(); }
         catch (ArgumentException e) { throw new FormatException($"{source}: {e.Message}", e); }
         var active = intra.Where(s => s.Method != "KeepAll").ToList();
-        if (active.Count == 0) return new PruningPlan(name, preLlm, null, positions ?? PositionPolicy.Compact);
+        if (active.Count == 0) return new PruningPlan(name, preLlm, null, positions);
         var keptAll = intra.Where(s => s.Method == "KeepAll").Select(s => s.Intra!).ToHashSet();
         if (keptAll.Count > 0)
             schedule = schedule with { Stages = schedule.Stages.Where(s => !keptAll.Contains(s)).ToList() };
@@ -94,7 +98,7 @@ public static class PruningConfig
                 throw new FormatException($"{source}: the intra-LLM stages name {string.Join(", ", methods)}; a whole-pruner method " +
                                           $"({string.Join(", ", methods.Where(PruningRegistry.IsWholePruner))}) runs every intra-LLM stage itself");
             var own = schedule with { Stages = active.Select(s => s.Intra!).ToList() };
-            try { return new PruningPlan(name, preLlm, PruningRegistry.CreatePruner(methods[0], own), positions ?? PruningRegistry.Get(methods[0]).Positions); }
+            try { return new PruningPlan(name, preLlm, PruningRegistry.CreatePruner(methods[0], own), positions); }
             catch (ArgumentException e) { throw new FormatException($"{source}: {e.Message}", e); }
         }
         string defaultMethod = PruningRegistry.Get(method).Kind == PruningMethodKind.IntraLlm && method != "KeepAll" ? method : active[0].Method;
@@ -102,7 +106,7 @@ public static class PruningConfig
         var overrides = new Dictionary<int, (ISaliencyScorer, ITokenSelector)>();
         foreach (var s in active.Where(s => s.Method != defaultMethod))
             overrides[s.Intra!.AfterLayer] = Create(s.Method, settings, source);
-        return new PruningPlan(name, preLlm, new ScoreThenSelectPruner(scorer, selector, schedule, overrides), positions ?? PositionPolicy.Compact);
+        return new PruningPlan(name, preLlm, new ScoreThenSelectPruner(scorer, selector, schedule, overrides), positions);
     }
 
     static (ISaliencyScorer, ITokenSelector) Create(string method, IntraMethodSettings settings, string source)

@@ -1,4 +1,5 @@
 using PioFvlm.Core.Generation;
+using PioFvlm.Core.Pruning.Attention;
 using PioFvlm.Core.Pruning.Dart;
 using PioFvlm.Core.Pruning.PreLlm;
 using PioFvlm.Core.Pruning.Saliency;
@@ -17,9 +18,7 @@ public enum PruningMethodKind
 }
 
 /// <summary>A registered method: its name, where it acts, what it does and its defaults.</summary>
-/// <param name="Positions">The method's official position policy, used when a config names none.</param>
-public sealed record PruningMethodInfo(string Name, PruningMethodKind Kind, string Description, string Defaults,
-                                       PositionPolicy Positions = PositionPolicy.Compact);
+public sealed record PruningMethodInfo(string Name, PruningMethodKind Kind, string Description, string Defaults);
 
 /// <summary>Settings an intra-LLM method may read; each method documents which.</summary>
 public sealed record IntraMethodSettings
@@ -40,6 +39,12 @@ public static class PruningRegistry
             "probe Cheap (exact), window S-5..S-2, head final norm + LM head, NMS tau 0.8, stable sort"),
         new("FeatureNorm", PruningMethodKind.IntraLlm, "control: L2 norm of the hidden state as the score, same selector", "NMS tau 0.8"),
         new("Random", PruningMethodKind.IntraLlm, "control: seeded random scores, same selector", "Seed 0, NMS tau 0.8"),
+        new("FastV", PruningMethodKind.IntraLlm,
+            "FastV: head-mean attention of the last prompt token to each visual token in layer K-1 (on its own input), top-k, original order",
+            "K = AfterLayer (paper 2; needs K-1 >= 0), plain top-k (Nms ignored), positions KeepOriginal; B_avg presets K=2 keep 30/98/166 for 64/128/192"),
+        new("PDrop", PruningMethodKind.IntraLlm,
+            "PyramidDrop: at each stage, head-mean attention of the last instruction token to each visual token with the next layer's norm/q/k/RoPE, top-k",
+            "plain top-k (Nms ignored), positions Compact (renumber); presets layers [2,6,16] keep [66,30,17] / [303,110,36] / [300,200,110] for 64/128/192"),
         new("SparseVLM", PruningMethodKind.IntraLlm,
             "SparseVLM v1.5: text raters chosen from the embeddings; rater rows of the pruning layer's attention score the visual " +
             "tokens; dropped tokens recycled by DPC-KNN clustering (a whole pruner: CreatePruner)",
@@ -50,8 +55,7 @@ public static class PruningRegistry
             "layers 5 and -2, merge dropped tokens into the most similar kept token"),
         new("DART", PruningMethodKind.IntraLlm,
             "DART: pivots by key L1 norm of layer K-1 (4 image + 4 text), keep the tokens least cosine-duplicated to them",
-            "AfterLayer 2, Keep = max_num_trunction B -> 4 + 8*floor(B/8) kept (68/132/196 for 64/128/192), KeepOriginal positions",
-            Positions: PositionPolicy.KeepOriginal),
+            "AfterLayer 2, Keep = max_num_trunction B -> 4 + 8*floor(B/8) kept (68/132/196 for 64/128/192), KeepOriginal positions"),
         new("DivPrune", PruningMethodKind.PreLlm,
             "DivPrune: greedy max-min cosine diversity over the projected visual tokens (text-agnostic, no merging)",
             "Keep = B tokens per image (64 / 128 / 192 on LLaVA-1.5), first pick = farthest nearest neighbour"),
@@ -64,6 +68,8 @@ public static class PruningRegistry
         Methods.FirstOrDefault(m => m.Name == name)
         ?? throw new KeyNotFoundException($"unknown pruning method '{name}' (known: {string.Join(", ", Methods.Select(m => m.Name))})");
 
+    /// <summary>The position policy a method's reference uses (spec baselines §2.3): KeepOriginal for FastV and DART, Compact otherwise.</summary>
+    public static PositionPolicy DefaultPositions(string name) => Get(name).Name is "FastV" or "DART" ? PositionPolicy.KeepOriginal : PositionPolicy.Compact;
     /// <summary>Intra-LLM methods that are whole pruners (not scorer + selector): build them with <see cref="CreatePruner"/>.</summary>
     public static bool IsWholePruner(string name) => name is "SparseVLM" or "DART";
 
@@ -85,6 +91,8 @@ public static class PruningRegistry
         var info = Get(name);
         if (info.Kind != PruningMethodKind.IntraLlm || name == "KeepAll")
             throw new ArgumentException($"pruning method '{name}' does not score tokens inside the LLM");
+        if (name is "FastV") return (new FastVScorer(), new TopKSelector());
+        if (name is "PDrop") return (new PDropScorer(), new TopKSelector());
         if (IsWholePruner(name))
             throw new ArgumentException($"pruning method '{name}' is a whole pruner, not a scorer + selector; use CreatePruner");
         if (name == "DivPruneLlm") return (new FeatureNormScorer(), new DivPruneSelector());

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using PioFvlm.Core.Generation;
+using PioFvlm.Core.Pruning.Attention;
 using static TorchSharp.torch;
 
 namespace PioFvlm.Core.Pruning;
@@ -20,7 +21,10 @@ namespace PioFvlm.Core.Pruning;
 /// to the features' L2 norm (descending) as scores, still passes them through the selector, and says so in its
 /// <see cref="PruningStageReport"/>.</para>
 /// <para>Position ids of kept tokens are gathered (their original ids); <see cref="DecoderRunner"/> re-indexes them
-/// under <see cref="PositionPolicy.Compact"/>. The pruner is reusable: a prefill starts over when the first stage
+/// under <see cref="PositionPolicy.Compact"/>. A stage whose scorer is an <see cref="IPriorLayerScorer"/> (FastV) also
+/// makes the pruner stop one layer earlier (or, for a stage after layer 1, use <see cref="Begin"/>), where the scorer
+/// captures its signal and the state passes unchanged.
+/// The pruner is reusable: a prefill starts over when the first stage
 /// runs (or a stage at or before the last one reported), which clears <see cref="LastReport"/>.</para>
 /// </remarks>
 public sealed class ScoreThenSelectPruner : IPrefillPruner
@@ -54,9 +58,28 @@ public sealed class ScoreThenSelectPruner : IPrefillPruner
     /// <inheritdoc />
     public void Validate(int layerCount) => Schedule.Validate(layerCount);
 
-    public bool PrunesAfter(int layersDone) => StageIndex(layersDone) >= 0;
+    public bool PrunesAfter(int layersDone) => StageIndex(layersDone) >= 0 || (layersDone > 0 && CaptureFor(layersDone) != null);
+
+    /// <summary>A stage after layer 1 whose scorer reads layer 0's input captures it here, from the embeddings.</summary>
+    public void Begin(PrefillState input, IDecoderStack decoder) => CaptureFor(0)?.Capture(input, decoder);
 
     public PrefillState Prune(PrefillState state, IDecoderStack decoder)
+    {
+        if (StageIndex(state.LayersDone) >= 0) state = PruneStage(state, decoder);
+        CaptureFor(state.LayersDone)?.Capture(state, decoder);
+        return state;
+    }
+
+    /// <summary>The prior-layer scorer of the stage after layer <paramref name="layersDone"/> + 1, if any.</summary>
+    IPriorLayerScorer? CaptureFor(int layersDone)
+    {
+        int stage = StageIndex(layersDone + 1);
+        if (stage < 0) return null;
+        var scorer = StageMethods.TryGetValue(layersDone + 1, out var m) ? m.Scorer : Scorer;
+        return scorer as IPriorLayerScorer;
+    }
+
+    PrefillState PruneStage(PrefillState state, IDecoderStack decoder)
     {
         int stageIndex = StageIndex(state.LayersDone);
         if (stageIndex < 0)

@@ -150,7 +150,7 @@ public class DartTests
     public void RegistryAndConfigBuildTheWholePruner()
     {
         var info = PruningRegistry.Get("DART");
-        Assert.That((info.Kind, PruningRegistry.IsWholePruner("DART"), info.Positions), Is.EqualTo((PruningMethodKind.IntraLlm, true, PositionPolicy.KeepOriginal)));
+        Assert.That((info.Kind, PruningRegistry.IsWholePruner("DART"), PruningRegistry.DefaultPositions("DART")), Is.EqualTo((PruningMethodKind.IntraLlm, true, PositionPolicy.KeepOriginal)));
         Assert.That(PruningRegistry.CreatePruner("DART", PruningTestKit.Schedule((2, 64))), Is.InstanceOf<DartPruner>());
         Assert.That(() => PruningRegistry.CreateIntra("DART", new IntraMethodSettings()), Throws.ArgumentException);
 

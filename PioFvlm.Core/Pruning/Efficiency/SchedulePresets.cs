@@ -36,6 +36,12 @@ public static class SchedulePresets
         Alias("pio-ve-11", Llava15Schedules.WithVe11),
         Alias("pio-ve-22", Llava15Schedules.WithVe22),
         Alias("pio-ve-33", Llava15Schedules.WithVe33),
+        .. new[] { 64, 128, 192 }.SelectMany(b => new[]
+        {
+            Alias($"fastv-{b}", Attention.Llava15AttentionBaselines.FastV(b)),
+            Alias($"pdrop-{b}", Attention.Llava15AttentionBaselines.PDrop(b)),
+        }),
+        Alias("pdrop-official", Attention.Llava15AttentionBaselines.PDropOfficial),
         new("qwen-pio-ve-11", "Qwen2.5-VL 11.1 % w/ VE (README): encoder keeps 0.167, then 0.333 of that after layer 14",
             null, 0.167, [new PruningStage { AfterLayer = 14, Ratio = 0.333, RatioOf = RatioBase.Current }]),
     ];
