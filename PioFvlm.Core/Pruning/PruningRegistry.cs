@@ -39,6 +39,9 @@ public static class PruningRegistry
         new("VScan", PruningMethodKind.PreLlm,
             "the reference's w/ VE stage: CLS attention of CLIP layers 5 (local 4x4 windows) and -2 (global), then merging",
             "layers 5 and -2, merge dropped tokens into the most similar kept token"),
+        new("VisionZip", PruningMethodKind.PreLlm,
+            "VisionZip: CLS + top patches by CLS attention of CLIP layer -2 (dominant), the rest merged by key similarity (contextual)",
+            "layer -2, Keep B = dominant (CLS included) + contextual, contextual = round(5B/32): 54+10, 108+20, 162+30"),
     ];
 
     public static PruningMethodInfo Get(string name) =>
@@ -72,6 +75,7 @@ public static class PruningRegistry
         return name switch
         {
             "VScan" => new VScanEncoderStage(keep),
+            "VisionZip" => VisionZip.ForBudget(keep),
             _ => throw new InvalidOperationException($"registry entry '{name}' has no factory"),
         };
     }
