@@ -42,6 +42,9 @@ public static class PruningRegistry
         new("VisionZip", PruningMethodKind.PreLlm,
             "VisionZip: CLS + top patches by CLS attention of CLIP layer -2 (dominant), the rest merged by key similarity (contextual)",
             "layer -2, Keep B = dominant (CLS included) + contextual, contextual = round(5B/32): 54+10, 108+20, 162+30"),
+        new("SCOPE", PruningMethodKind.PreLlm,
+            "SCOPE: greedy saliency x coverage (facility location on cosine of CLIP layer -2 patch states, times CLS attention)",
+            "layer -2, alpha 1, CLS attention summed over heads, raster order, no merging"),
     ];
 
     public static PruningMethodInfo Get(string name) =>
@@ -76,6 +79,7 @@ public static class PruningRegistry
         {
             "VScan" => new VScanEncoderStage(keep),
             "VisionZip" => VisionZip.ForBudget(keep),
+            "SCOPE" => new Scope(keep),
             _ => throw new InvalidOperationException($"registry entry '{name}' has no factory"),
         };
     }

@@ -27,6 +27,8 @@ public class EncoderBaselinePipelineTests
     [TestCase("VisionZip", 64)]
     [TestCase("VisionZip", 128)]
     [TestCase("VisionZip", 192)]
+    [TestCase("SCOPE", 64)]
+    [TestCase("SCOPE", 192)]
     public void GenerateFeedsExactlyTheBudget(string method, int keep)
     {
         using var inputs = new LlavaInputs(VScanFixtures.PromptIds, VScanFixtures.Pixels(1, seed: 31));
@@ -45,6 +47,7 @@ public class EncoderBaselinePipelineTests
     }
 
     [TestCase("VisionZip")]
+    [TestCase("SCOPE")]
     public void AFullBudgetGeneratesWhatNoReducerDoes(string method)
     {
         using var inputs = new LlavaInputs(VScanFixtures.PromptIds, VScanFixtures.Pixels(1, seed: 32));
@@ -56,6 +59,7 @@ public class EncoderBaselinePipelineTests
     }
 
     [TestCase("VisionZip")]
+    [TestCase("SCOPE")]
     public void RepeatedRunsDoNotGrowNativeMemory(string method)
     {
         using var inputs = new LlavaInputs(VScanFixtures.PromptIds, VScanFixtures.Pixels(1, seed: 33));
