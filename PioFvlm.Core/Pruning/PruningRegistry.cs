@@ -45,6 +45,9 @@ public static class PruningRegistry
         new("SCOPE", PruningMethodKind.PreLlm,
             "SCOPE: greedy saliency x coverage (facility location on cosine of CLIP layer -2 patch states, times CLS attention)",
             "layer -2, alpha 1, CLS attention summed over heads, raster order, no merging"),
+        new("HoloV", PruningMethodKind.PreLlm,
+            "HoloV: per-crop holistic scores (CLS attention + similarity variance) set crop quotas; top CLS attention within a crop",
+            "layer -2 head mean, crops max(1, 1024N/(576K)) = 16/8/5 at 64/128/192, alpha 0.09, tau 1, zero padding, crop order"),
     ];
 
     public static PruningMethodInfo Get(string name) =>
@@ -80,6 +83,7 @@ public static class PruningRegistry
             "VScan" => new VScanEncoderStage(keep),
             "VisionZip" => VisionZip.ForBudget(keep),
             "SCOPE" => new Scope(keep),
+            "HoloV" => new HoloV(keep),
             _ => throw new InvalidOperationException($"registry entry '{name}' has no factory"),
         };
     }

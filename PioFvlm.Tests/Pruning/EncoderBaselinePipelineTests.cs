@@ -29,6 +29,9 @@ public class EncoderBaselinePipelineTests
     [TestCase("VisionZip", 192)]
     [TestCase("SCOPE", 64)]
     [TestCase("SCOPE", 192)]
+    [TestCase("HoloV", 64)]
+    [TestCase("HoloV", 128)]
+    [TestCase("HoloV", 192)]
     public void GenerateFeedsExactlyTheBudget(string method, int keep)
     {
         using var inputs = new LlavaInputs(VScanFixtures.PromptIds, VScanFixtures.Pixels(1, seed: 31));
@@ -48,6 +51,7 @@ public class EncoderBaselinePipelineTests
 
     [TestCase("VisionZip")]
     [TestCase("SCOPE")]
+    [TestCase("HoloV")]
     public void AFullBudgetGeneratesWhatNoReducerDoes(string method)
     {
         using var inputs = new LlavaInputs(VScanFixtures.PromptIds, VScanFixtures.Pixels(1, seed: 32));
@@ -60,6 +64,7 @@ public class EncoderBaselinePipelineTests
 
     [TestCase("VisionZip")]
     [TestCase("SCOPE")]
+    [TestCase("HoloV")]
     public void RepeatedRunsDoNotGrowNativeMemory(string method)
     {
         using var inputs = new LlavaInputs(VScanFixtures.PromptIds, VScanFixtures.Pixels(1, seed: 33));
