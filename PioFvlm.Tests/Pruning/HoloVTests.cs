@@ -9,7 +9,7 @@ namespace PioFvlm.Tests.Pruning;
 public class HoloVTests
 {
     /// <summary>§9.3 in doubles, by the definition: the output's token indices (−1 = zero padding).</summary>
-    static long[] Reference(double[][] f, double[] a, int budget, int crops, double alpha = 0.09)
+    internal static long[] Reference(double[][] f, double[] a, int budget, int crops, double alpha = 0.09)
     {
         int n = f.Length;
         var chunks = new List<int[]>();

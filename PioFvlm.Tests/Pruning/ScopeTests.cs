@@ -9,7 +9,7 @@ namespace PioFvlm.Tests.Pruning;
 public class ScopeTests
 {
     /// <summary>The greedy facility-location × saliency pick in doubles, by the definition; ascending.</summary>
-    static long[] Reference(EncoderSignalData d, int budget, double alpha = 1)
+    internal static long[] Reference(EncoderSignalData d, int budget, double alpha = 1)
     {
         int n = d.Patches;
         var x = d.Hidden.Skip(1).Select(r => { double norm = Math.Sqrt(r.Sum(v => v * v)); return r.Select(v => v / norm).ToArray(); }).ToArray();

@@ -12,7 +12,7 @@ public class VisionZipTests
     /// Brute force of §4.3 in doubles: output rows (projected) and, per row, the patch it stands for (−1 for CLS,
     /// the target for a contextual row).
     /// </summary>
-    static (double[][] Rows, long[] Kept) Reference(EncoderSignalData d, int dominant, int contextual)
+    internal static (double[][] Rows, long[] Kept) Reference(EncoderSignalData d, int dominant, int contextual)
     {
         int n = d.Patches;
         var score = Enumerable.Range(0, n).Select(j => d.Cls.Sum(h => h[j])).ToArray();
