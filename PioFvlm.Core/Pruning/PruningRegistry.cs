@@ -62,6 +62,15 @@ public static class PruningRegistry
         new("DivPruneLlm", PruningMethodKind.IntraLlm,
             "DivPrune's max-min diversity selection on the hidden states at an intra-LLM stage (scores unused)",
             "exactly Keep tokens; not a published placement (DivPrune acts before the LLM)"),
+        new("VisionZip", PruningMethodKind.PreLlm,
+            "VisionZip: CLS + top patches by CLS attention of CLIP layer -2 (dominant), the rest merged by key similarity (contextual)",
+            "layer -2, Keep B = dominant (CLS included) + contextual, contextual = round(5B/32): 54+10, 108+20, 162+30"),
+        new("SCOPE", PruningMethodKind.PreLlm,
+            "SCOPE: greedy saliency x coverage (facility location on cosine of CLIP layer -2 patch states, times CLS attention)",
+            "layer -2, alpha 1, CLS attention summed over heads, raster order, no merging"),
+        new("HoloV", PruningMethodKind.PreLlm,
+            "HoloV: per-crop holistic scores (CLS attention + similarity variance) set crop quotas; top CLS attention within a crop",
+            "layer -2 head mean, crops max(1, 1024N/(576K)) = 16/8/5 at 64/128/192, alpha 0.09, tau 1, zero padding, crop order"),
     ];
 
     public static PruningMethodInfo Get(string name) =>
@@ -118,6 +127,9 @@ public static class PruningRegistry
         {
             "VScan" => new VScanEncoderStage(keep),
             "DivPrune" => new DivPruneStage(keep),
+            "VisionZip" => VisionZip.ForBudget(keep),
+            "SCOPE" => new Scope(keep),
+            "HoloV" => new HoloV(keep),
             _ => throw new InvalidOperationException($"registry entry '{name}' has no factory"),
         };
     }
