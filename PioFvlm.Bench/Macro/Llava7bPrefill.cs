@@ -130,8 +130,10 @@ public static class Llava7bPrefill
     sealed record Row(string Name, long VisualIn, long VisualOut, double AverageVisual, long Positions, double PrefillMs,
                       double PruningMs, double ReduceMs, long KvBytes, long PaperFlops, long ExactFlops, bool Finite);
 
-    static PruningPlan PlanFor(string name) => name == "unpruned"
-        ? PruningPlan.None
+    /// <summary>"unpruned", a schedule preset (PIO-FVLM), or a pruning config file (*.json, any method).</summary>
+    static PruningPlan PlanFor(string name) =>
+        name == "unpruned" ? PruningPlan.None
+        : name.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? PruningConfig.Load(name) with { Name = Path.GetFileNameWithoutExtension(name) }
         : PioFvlmMethod.Create(new PioFvlmOptions { Schedule = SchedulePresets.Get(name).ToSchedule() });
 
     /// <summary>One PIO probe (full vs cheap) after layer 1 on the whole prompt, and one NMS selection, at the 7B shape.</summary>
