@@ -16,6 +16,7 @@ public class VqaScorerTests
     [TestCase("black-and-white", "black and white")]   // '-' with no neighbouring space becomes a space
     [TestCase("black - white", "black white")]          // ' -' present: removed
     [TestCase("man's hat", "man 's hat")]
+    [TestCase("well", "we'll")]                   // the EvalAI table's quirk
     [TestCase("  none\n", "0")]
     public void Normalize_MatchesOfficialRules(string input, string expected) =>
         Assert.That(VqaAnswerNormalizer.Normalize(input), Is.EqualTo(expected));

@@ -45,6 +45,11 @@ public static partial class VqaAnswerNormalizer
         ["wouldnt"] = "wouldn't", ["wouldnt've"] = "wouldn't've", ["wouldn'tve"] = "wouldn't've", ["yall"] = "y'all",
         ["yall'll"] = "y'all'll", ["y'allll"] = "y'all'll", ["youd"] = "you'd", ["youd've"] = "you'd've",
         ["you'dve"] = "you'd've", ["youll"] = "you'll", ["youre"] = "you're", ["youve"] = "you've",
+        // Entries of the EvalAI table that turn ordinary words into contractions ("well" → "we'll"): kept for fidelity.
+        ["im"] = "i'm", ["shed"] = "she'd", ["shell"] = "she'll", ["wed"] = "we'd", ["well"] = "we'll",
+        ["mightnt've"] = "mightn't've", ["somebodyd've"] = "somebody'd've", ["somebodyll"] = "somebody'll",
+        ["someoned've"] = "someone'd've", ["somethingd've"] = "something'd've", ["thered've"] = "there'd've",
+        ["theyd've"] = "they'd've",
     };
 
     [GeneratedRegex(@"(\d)(,)(\d)")] private static partial Regex DigitCommaDigit();
