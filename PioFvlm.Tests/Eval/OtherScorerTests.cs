@@ -30,19 +30,24 @@ public class OtherScorerTests
     public void Mme_AccAndAccPlusByHand()
     {
         using var dir = new TempDir();
-        var gt = Directory.CreateDirectory(dir.File("gt")).FullName;
-        File.WriteAllLines(Path.Combine(gt, "existence.txt"), [
-            "1.jpg\tIs there a dog? Please answer yes or no.\tYes", "1.jpg\tIs there a cat? Please answer yes or no.\tNo",
-            "2.jpg\tIs there a car? Please answer yes or no.\tYes", "2.jpg\tIs there a bus? Please answer yes or no.\tNo"]);
-        File.WriteAllLines(Path.Combine(gt, "code_reasoning.txt"), [
-            "0001.png\tIs the output 3? Please answer yes or no.\tYes", "0001.png\tIs the output 4? Please answer yes or no.\tNo"]);
+        string gt = dir.File("MME_Benchmark_release_version");
+        // existence: images/ + questions_answers_YN/ layout; code_reasoning: question files beside the images.
+        var qa = Directory.CreateDirectory(Path.Combine(gt, "existence", "questions_answers_YN")).FullName;
+        Directory.CreateDirectory(Path.Combine(gt, "existence", "images"));
+        File.WriteAllLines(Path.Combine(qa, "1.txt"), [
+            "Is there a dog? Please answer yes or no.\tYes", "Is there a cat? Please answer yes or no.\tNo"]);
+        File.WriteAllLines(Path.Combine(qa, "2.txt"), [
+            "Is there a car? Please answer yes or no.\tYes", "Is there a bus? Please answer yes or no.\tNo"]);
+        var code = Directory.CreateDirectory(Path.Combine(gt, "code_reasoning")).FullName;
+        File.WriteAllLines(Path.Combine(code, "0001.txt"), [
+            "Is the output 3? Please answer yes or no.\tYes", "Is the output 4?  Please answer yes or no.\tNo"]);
         var answers = EvalTestFiles.Answers(
             ("existence/1.jpg", "Is there a dog? Please answer yes or no.", "Yes"),
             ("existence/1.jpg", "Is there a cat? Please answer yes or no.", "No"),
             ("existence/2.jpg", "Is there a car? Please answer yes or no.", "Yes"),
-            ("existence/2.jpg", "Is there a bus? Please answer yes or no.", "Yes"),
+            ("existence/2.jpg", "Is there a bus?\nAnswer the question using a single word or phrase.", "Yes"),
             ("code_reasoning/0001.png", "Is the output 3? Please answer yes or no.", "Yes"),
-            ("code_reasoning/0001.png", "Is the output 4? Please answer yes or no.", "No"));
+            ("code_reasoning/0001.png", "Is the output 4?", "No"));   // " Please answer yes or no." added, two-space variant found
         var s = new MmeScorer().Score(answers, new ScoringInputs(gt, null));
         // existence: 3/4 right = 75, one of two images fully right = 50 → 125; code: 100 + 100 = 200.
         Assert.That(s.Metrics["existence/acc"], Is.EqualTo(75).Within(1e-9));
