@@ -13,6 +13,7 @@ public static class Cli
         ("make-tiny", "make-tiny --out DIR [--layout hf|modern|research] [--seed N] [--dtype F16|F32] [--shards N] [--tokenizer DIR]: write a random tiny LLaVA-1.5 model folder", MakeTinyCommand.Run),
         ("measure-llava-7b-prefill", "", Macro.Llava7bPrefill.Run),   // hidden: scripts/measure_7b_prefill.sh
         ("methods", "methods [--json]: registered pruning methods and schedule presets", MethodsCommand.Run),
+        ("score", "score --benchmark (pope|textvqa|vqav2|gqa|mme|scienceqa|mmbench) --answers FILE --annotations PATH [--questions FILE] [--json]: score a LLaVA answers jsonl in-process", ScoreCommand.Run),
         ("io-throughput", "io-throughput [GB] [DIR]: write and read back a large safetensors file, print GB/s", Micro.SafetensorsThroughput.Run),
     };
 
