@@ -13,6 +13,8 @@ public static class Cli
         ("make-tiny", "make-tiny --out DIR [--layout hf|modern|research] [--seed N] [--dtype F16|F32] [--shards N] [--tokenizer DIR]: write a random tiny LLaVA-1.5 model folder", MakeTinyCommand.Run),
         ("measure-llava-7b-prefill", "", Macro.Llava7bPrefill.Run),   // hidden: scripts/measure_7b_prefill.sh
         ("methods", "methods [--json]: registered pruning methods and schedule presets", MethodsCommand.Run),
+        ("eval", "eval CONFIG.json [--Run:Section:Key=value ...] [--limit N] [--shard i/n] [--output DIR]: answer a benchmark with every configured pruning method, resumable; report md/csv", Eval.Runner.EvalCommand.Run),
+        ("merge", "merge --out FILE ANSWERS.jsonl ...: join shard answer files of one config (same config hash, no duplicate question)", Eval.Runner.MergeCommand.Run),
         ("io-throughput", "io-throughput [GB] [DIR]: write and read back a large safetensors file, print GB/s", Micro.SafetensorsThroughput.Run),
     };
 
