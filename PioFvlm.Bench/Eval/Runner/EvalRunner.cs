@@ -46,8 +46,9 @@ public static class EvalRunner
             if (pending > 0) Answer(run, questions, files, pending, progressWriter, versionsPath);
             else if (!File.Exists(versionsPath)) AtomicFile.WriteAllText(versionsPath, RunEnvironment.Describe(run).ToJsonString(Indented));
 
+            var selected = questions.Select(q => q.QuestionId).ToHashSet();
             var answers = files.Select(f => (f.Method.Name, (IReadOnlyList<AnswerRecord>)AnswerFile.Read(f.File.Path)
-                                                .Where(a => questions.Any(q => q.QuestionId == a.QuestionId)).ToList())).ToList();
+                                                .Where(a => selected.Contains(a.QuestionId)).ToList())).ToList();
             var rows = EvalReport.Rows(answers, questions);
             string md = Path.Combine(outDir, $"report{suffix}.md"), csv = Path.Combine(outDir, $"report{suffix}.csv");
             string title = $"{Path.GetFileName(run.Model.Path)} on {Path.GetFileName(run.Eval.Dataset)} ({questions.Count} questions{(suffix.Length > 0 ? $", shard {shardIndex}/{shardCount}" : "")})";

@@ -14,7 +14,8 @@ public static class RunEnvironment
         ["pio_fvlm"] = typeof(RunEnvironment).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion,
         ["torchsharp"] = typeof(torch).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
                          ?? typeof(torch).Assembly.GetName().Version?.ToString(),
-        ["libtorch"] = LibTorchPath(),
+        ["libtorch"] = LibTorchPackage(),
+        ["libtorch_path"] = LibTorchPath(),
         ["dotnet"] = Environment.Version.ToString(),
         ["os"] = System.Runtime.InteropServices.RuntimeInformation.OSDescription,
         ["device"] = run.Model.Device,
@@ -33,6 +34,22 @@ public static class RunEnvironment
                 .Select(m => m.FileName).FirstOrDefault(f => Path.GetFileName(f).StartsWith("libtorch.", StringComparison.Ordinal) || Path.GetFileName(f) == "torch.dll");
         }
         catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception or NotSupportedException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The libtorch package and version this binary was built with (from its deps.json), e.g. libtorch-cpu-linux-x64/2.10.0.</summary>
+    static string? LibTorchPackage()
+    {
+        try
+        {
+            string? deps = Directory.GetFiles(AppContext.BaseDirectory, "*.deps.json").FirstOrDefault();
+            if (deps is null) return null;
+            var libraries = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(deps))?["libraries"]?.AsObject();
+            return libraries?.Select(l => l.Key).FirstOrDefault(k => k.StartsWith("libtorch-", StringComparison.OrdinalIgnoreCase));
+        }
+        catch (Exception e) when (e is IOException or System.Text.Json.JsonException or UnauthorizedAccessException)
         {
             return null;
         }
