@@ -43,9 +43,11 @@ public class RunnerResumeTests
         var first = RunnerTestKit.Run(dir.Path, "--limit", "2");
         string keepAll = first.AnswerFiles["KeepAll"];
         string before = File.ReadAllText(keepAll);
+        string resolved = File.ReadAllText(first.ResolvedConfig);
         var e = Assert.Throws<InvalidOperationException>(() => RunnerTestKit.Run(dir.Path, "--Run:Eval:MaxNewTokens=3"));
         Assert.That(e!.Message, Does.Contain("config hash").And.Contain(keepAll));
         Assert.That(File.ReadAllText(keepAll), Is.EqualTo(before));
+        Assert.That(File.ReadAllText(first.ResolvedConfig), Is.EqualTo(resolved), "the resolved config still describes the answers");
     }
 
     [Test]

@@ -34,13 +34,14 @@ public static class EvalRunner
         string outDir = run.Output.Directory;
         Directory.CreateDirectory(outDir);
         string resolvedPath = Path.Combine(outDir, $"resolved-config{suffix}.json");
-        AtomicFile.WriteAllText(resolvedPath, Resolved(run).ToJsonString(Indented));
 
         var files = new List<(MethodSpec Method, AnswerFile File)>();
         try
         {
             foreach (var m in run.Methods)
                 files.Add((m, AnswerFile.OpenOrResume(Path.Combine(outDir, m.Name, $"answers{suffix}.jsonl"), ConfigHash.Of(run, m), m.Name, run.Eval.Shard)));
+            // Only once every answers file accepted this config: a refused resume leaves the old resolved config in place.
+            AtomicFile.WriteAllText(resolvedPath, Resolved(run).ToJsonString(Indented));
             long pending = files.Sum(f => questions.Count(q => !f.File.Answered.Contains(q.QuestionId)));
             string versionsPath = Path.Combine(outDir, $"versions{suffix}.json");
             if (pending > 0) Answer(run, questions, files, pending, progressWriter, versionsPath);
