@@ -1,0 +1,33 @@
+namespace PioFvlm.Bench.Eval.Runner;
+
+/// <summary>
+/// <c>pio-fvlm eval CONFIG.json [--Section:Key=value ...] [--limit N] [--shard i/n] [--output DIR]</c>: the
+/// config-driven evaluation run (<see cref="RunConfigLoader"/> for the layering, <see cref="EvalRunner"/> for the files).
+/// Exit 0 on success, 1 with a one-line error (key path, file) when the config, data or a resume cannot be used, 2 on
+/// bad arguments.
+/// </summary>
+public static class EvalCommand
+{
+    public const string Usage = "eval CONFIG.json [--Run:Section:Key=value ...] [--limit N] [--shard i/n] [--output DIR]";
+
+    public static int Run(string[] args)
+    {
+        if (args.Length == 0 || args[0].StartsWith("--", StringComparison.Ordinal))
+            throw new UsageException($"the run config file comes first; usage: {Usage}");
+        try
+        {
+            var run = RunConfigLoader.Load(args[0], args[1..]);
+            var result = EvalRunner.Run(run, new LlavaQuestionJsonl());
+            Console.WriteLine(File.ReadAllText(result.ReportMarkdown));
+            Console.WriteLine($"answers:  {string.Join(", ", result.AnswerFiles.Values)}");
+            Console.WriteLine($"report:   {result.ReportMarkdown}, {result.ReportCsv}");
+            return 0;
+        }
+        catch (Exception e) when (e is RunConfigException or FileNotFoundException or DirectoryNotFoundException or FormatException
+                                       or InvalidOperationException or ArgumentException or NotSupportedException or IOException)
+        {
+            Console.Error.WriteLine($"pio-fvlm eval: {e.Message}");
+            return 1;
+        }
+    }
+}

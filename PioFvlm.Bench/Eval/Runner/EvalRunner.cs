@@ -1,0 +1,131 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using PioFvlm.Core.Generation;
+using PioFvlm.Core.Vision;
+using PioFvlm.Models;
+using PioFvlm.Models.Llava;
+using static TorchSharp.torch;
+
+namespace PioFvlm.Bench.Eval.Runner;
+
+/// <summary>The files one run wrote.</summary>
+public sealed record EvalRunResult(IReadOnlyList<EvalReportRow> Rows, IReadOnlyDictionary<string, string> AnswerFiles,
+                                   string ReportMarkdown, string ReportCsv, string ResolvedConfig, string Versions);
+
+/// <summary>
+/// Answers the (sharded, limited) questions with every method of a run, KeepAll first, one flushed line per answer in
+/// <c>OUT/METHOD/answers[.shard-i-of-n].jsonl</c>, resuming what a previous run of the same config left; then writes
+/// <c>OUT/report[.shard-i-of-n].md|.csv</c>, <c>resolved-config…json</c> and <c>versions…json</c>. Everything that
+/// can fail without the weights (questions, images, a resume under another config) fails before they are loaded.
+/// </summary>
+public static class EvalRunner
+{
+    public static EvalRunResult Run(RunOptions run, IEvalDataset dataset, TextWriter? progressWriter = null)
+    {
+        var (shardIndex, shardCount) = run.Shard;
+        string suffix = shardCount == 1 ? "" : $".shard-{shardIndex}-of-{shardCount}";
+        var all = dataset.Load(run.Eval.Dataset, run.Eval.ImageFolder);
+        var questions = Select(all, shardIndex, shardCount, run.Eval.Limit);
+        foreach (var q in questions)
+            if (q.ImagePath is not null && !File.Exists(q.ImagePath))
+                throw new FileNotFoundException($"question {q.QuestionId}: image not found: {q.ImagePath}", q.ImagePath);
+        if (!Directory.Exists(run.Model.Path)) throw new DirectoryNotFoundException($"Run:Model:Path: model folder not found: {run.Model.Path}");
+
+        string outDir = run.Output.Directory;
+        Directory.CreateDirectory(outDir);
+        string resolvedPath = Path.Combine(outDir, $"resolved-config{suffix}.json");
+
+        var files = new List<(MethodSpec Method, AnswerFile File)>();
+        try
+        {
+            foreach (var m in run.Methods)
+                files.Add((m, AnswerFile.OpenOrResume(Path.Combine(outDir, m.Name, $"answers{suffix}.jsonl"), ConfigHash.Of(run, m), m.Name, run.Eval.Shard)));
+            // Only once every answers file accepted this config: a refused resume leaves the old resolved config in place.
+            AtomicFile.WriteAllText(resolvedPath, Resolved(run).ToJsonString(Indented));
+            long pending = files.Sum(f => questions.Count(q => !f.File.Answered.Contains(q.QuestionId)));
+            string versionsPath = Path.Combine(outDir, $"versions{suffix}.json");
+            if (pending > 0) Answer(run, questions, files, pending, progressWriter, versionsPath);
+            else if (!File.Exists(versionsPath)) AtomicFile.WriteAllText(versionsPath, RunEnvironment.Describe(run).ToJsonString(Indented));
+
+            var selected = questions.Select(q => q.QuestionId).ToHashSet();
+            var answers = files.Select(f => (f.Method.Name, (IReadOnlyList<AnswerRecord>)AnswerFile.Read(f.File.Path)
+                                                .Where(a => selected.Contains(a.QuestionId)).ToList())).ToList();
+            var rows = EvalReport.Rows(answers, questions);
+            string md = Path.Combine(outDir, $"report{suffix}.md"), csv = Path.Combine(outDir, $"report{suffix}.csv");
+            string title = $"{Path.GetFileName(run.Model.Path)} on {Path.GetFileName(run.Eval.Dataset)} ({questions.Count} questions{(suffix.Length > 0 ? $", shard {shardIndex}/{shardCount}" : "")})";
+            AtomicFile.WriteAllText(md, EvalReport.Markdown(rows, title));
+            AtomicFile.WriteAllText(csv, EvalReport.Csv(rows));
+            return new EvalRunResult(rows, files.ToDictionary(f => f.Method.Name, f => f.File.Path), md, csv, resolvedPath, versionsPath);
+        }
+        finally
+        {
+            foreach (var (_, f) in files) f.Dispose();
+        }
+    }
+
+    /// <summary>Shard i of n takes questions whose file index ≡ i (mod n); the limit applies within the shard.</summary>
+    public static IReadOnlyList<EvalSample> Select(IReadOnlyList<EvalSample> all, int shardIndex, int shardCount, int? limit)
+    {
+        var shard = all.Where((_, i) => i % shardCount == shardIndex);
+        return (limit is int n ? shard.Take(n) : shard).ToList();
+    }
+
+    static void Answer(RunOptions run, IReadOnlyList<EvalSample> questions, List<(MethodSpec Method, AnswerFile File)> files,
+                       long pending, TextWriter? progressWriter, string versionsPath)
+    {
+        var dtype = run.Model.DType switch
+        {
+            EvalDType.BFloat16 => ScalarType.BFloat16,
+            EvalDType.Float16 => ScalarType.Float16,
+            _ => ScalarType.Float32,
+        };
+        using var pipeline = LlavaPipeline.FromPretrained(run.Model.Path, new LoadOptions { DType = dtype, Device = run.Model.Device, VisionTowerPath = run.Model.VisionTower });
+        AtomicFile.WriteAllText(versionsPath, RunEnvironment.Describe(run).ToJsonString(Indented));
+        string modelId = Path.GetFileName(run.Model.Path.TrimEnd(Path.DirectorySeparatorChar));
+        var options = new GenerationOptions { MaxNewTokens = run.Eval.MaxNewTokens };
+        var progress = new EvalProgress(pending, progressWriter);
+        long done = 0;
+        foreach (var (method, file) in files)
+        {
+            foreach (var q in questions)
+            {
+                if (file.Answered.Contains(q.QuestionId)) continue;
+                var images = q.ImagePath is null ? Array.Empty<RgbImage>() : [ImageDecoder.Decode(q.ImagePath)];
+                using var inputs = pipeline.Prepare(pipeline.FormatPrompt(q.Text, images.Length), images, options.MaxNewTokens);
+                var result = pipeline.Generate(inputs, options, method.Plan);
+                var metadata = SampleMetrics.From(result.Stats, method.Plan, pipeline.Model.Architecture.Text).ToMetadata();
+                metadata["method"] = method.Name;
+                file.Write(new AnswerRecord(q.QuestionId, q.Text, result.Text, Guid.NewGuid().ToString("N")[..22], modelId, metadata));
+                progress.Report(++done, method.Name);
+            }
+        }
+        progress.Done();
+    }
+
+    static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    /// <summary>The run after layering, defaults and path resolution, with each method's config hash.</summary>
+    public static JsonObject Resolved(RunOptions run)
+    {
+        var methods = new JsonObject();
+        foreach (var m in run.Methods)
+            methods[m.Name] = new JsonObject
+            {
+                ["config"] = m.CanonicalJson == RunConfigLoader.ReferenceMethod ? m.CanonicalJson : JsonNode.Parse(m.CanonicalJson),
+                ["plan"] = m.Plan.Name,
+                ["config_hash"] = ConfigHash.Of(run, m),
+            };
+        return new JsonObject
+        {
+            ["Run"] = new JsonObject
+            {
+                ["Model"] = JsonSerializer.SerializeToNode(run.Model, Enums),
+                ["Methods"] = methods,
+                ["Eval"] = JsonSerializer.SerializeToNode(run.Eval),
+                ["Output"] = JsonSerializer.SerializeToNode(run.Output),
+            },
+        };
+    }
+
+    static readonly JsonSerializerOptions Enums = new() { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
+}

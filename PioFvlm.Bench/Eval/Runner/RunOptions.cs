@@ -1,0 +1,51 @@
+using PioFvlm.Core.Pruning;
+
+namespace PioFvlm.Bench.Eval.Runner;
+
+/// <summary>Weight dtypes an evaluation run may load (the names the config file uses).</summary>
+public enum EvalDType { Float32, BFloat16, Float16 }
+
+/// <summary>Which checkpoint to load and how (section <c>Run:Model</c>).</summary>
+public sealed record ModelOptions
+{
+    public string Path { get; init; } = "";
+    public EvalDType DType { get; init; } = EvalDType.Float32;
+    public string Device { get; init; } = "cpu";
+    /// <summary>The CLIP folder of a research-layout checkpoint; null for HF layouts.</summary>
+    public string? VisionTower { get; init; }
+}
+
+/// <summary>The questions to answer (section <c>Run:Eval</c>).</summary>
+public sealed record EvalOptions
+{
+    /// <summary>LLaVA question jsonl (one <c>{"question_id","image","text",...}</c> per line).</summary>
+    public string Dataset { get; init; } = "";
+    /// <summary>Folder the questions' <c>image</c> names are resolved under; null = the question file's folder.</summary>
+    public string? ImageFolder { get; init; }
+    public int MaxNewTokens { get; init; } = 16;
+    /// <summary>Answer only the first N questions (of this shard).</summary>
+    public int? Limit { get; init; }
+    /// <summary><c>i/n</c>: answer questions whose index ≡ i (mod n).</summary>
+    public string? Shard { get; init; }
+}
+
+/// <summary>Where answers and reports go (section <c>Run:Output</c>).</summary>
+public sealed record OutputOptions
+{
+    public string Directory { get; init; } = "";
+}
+
+/// <summary>One method of the run: its name, the canonical JSON it was given ("KeepAll" for the reference) and its plan.</summary>
+public sealed record MethodSpec(string Name, string CanonicalJson, PruningPlan Plan);
+
+/// <summary>The fully resolved run (paths absolute, methods parsed, KeepAll first).</summary>
+public sealed record RunOptions
+{
+    public required ModelOptions Model { get; init; }
+    public required IReadOnlyList<MethodSpec> Methods { get; init; }
+    public required EvalOptions Eval { get; init; }
+    public required OutputOptions Output { get; init; }
+
+    /// <summary>(index, count) of <see cref="EvalOptions.Shard"/>, or (0, 1).</summary>
+    public (int Index, int Count) Shard => RunConfigLoader.ParseShard(Eval.Shard, "Run:Eval:Shard");
+}
