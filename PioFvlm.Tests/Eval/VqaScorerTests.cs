@@ -36,6 +36,13 @@ public class VqaScorerTests
     public void SoftAccuracy_LeaveOneOutByHand(int matches, double expected) =>
         Assert.That(VqaSoftAccuracy.Score("Two", WithMatches(matches)), Is.EqualTo(expected).Within(1e-12));
 
+    [TestCase("What is written?\nReference OCR token: STOP, sign\nAnswer the question using a single word or phrase.", "what is written?")]
+    [TestCase("Reference OCR token: STOP\nWhat is written?\nAnswer briefly.", "what is written?")]
+    [TestCase("What is written?\nAnswer the question using a single word or phrase.", "what is written?")]
+    [TestCase("OCR tokens: STOP Question: What is\nwritten? Short answer:", "what is\nwritten?")]
+    public void QuestionFromPrompt_LlavaForms(string prompt, string question) =>
+        Assert.That(VqaScorer.QuestionFromPrompt(prompt), Is.EqualTo(question));
+
     [Test]
     public void TextVqa_MatchesByIdOrByImageAndQuestion()
     {

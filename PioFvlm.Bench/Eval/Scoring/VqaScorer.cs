@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using PioFvlm.Bench.Eval.Datasets;
 
 namespace PioFvlm.Bench.Eval.Scoring;
@@ -38,9 +39,12 @@ public sealed class VqaScorer(string name) : IBenchmarkScorer
         return new BenchmarkScore(Name, "accuracy", acc, new Dictionary<string, double> { ["accuracy"] = acc, ["count"] = answers.Count });
     }
 
-    /// <summary>The question inside a LLaVA TextVQA prompt ("question\nReference OCR token: ...\nAnswer ..." forms), lowercased.</summary>
+    /// <summary>The question inside a LLaVA TextVQA prompt (the "OCR tokens: ... Question: q Short answer:" and "question\nReference OCR token: ...\nAnswer ..." forms), lowercased.</summary>
     public static string QuestionFromPrompt(string prompt)
     {
+        if (prompt.StartsWith("OCR tokens: ", StringComparison.Ordinal)
+            && Regex.Match(prompt, "Question: (.*?) Short answer:", RegexOptions.Singleline) is { Success: true } m)
+            return m.Groups[1].Value.ToLowerInvariant();
         var lines = prompt.Split('\n');
         string q = prompt.Contains("Reference OCR token: ") && lines.Length == 3
             ? (prompt.StartsWith("Reference OCR token:", StringComparison.Ordinal) ? lines[1] : lines[0])
