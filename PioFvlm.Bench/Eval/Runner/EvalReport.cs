@@ -13,14 +13,15 @@ public sealed record EvalReportRow(string Method, int Answers, double? Accuracy,
 /// </summary>
 public static class EvalReport
 {
+    /// <param name="score">The benchmark score of one method's answers; null = <see cref="SimpleMatchScorer"/>.</param>
     public static IReadOnlyList<EvalReportRow> Rows(IReadOnlyList<(string Method, IReadOnlyList<AnswerRecord> Answers)> methods,
-                                                    IReadOnlyList<EvalSample> questions)
+                                                    IReadOnlyList<EvalSample> questions, Func<IReadOnlyList<AnswerRecord>, double?>? score = null)
     {
         var rows = new List<EvalReportRow>();
         double? reference = null;
         foreach (var (method, answers) in methods)
         {
-            double? accuracy = SimpleMatchScorer.Accuracy(answers, questions);
+            double? accuracy = score != null ? score(answers) : SimpleMatchScorer.Accuracy(answers, questions);
             if (method == RunConfigLoader.ReferenceMethod) reference = accuracy;
             var metrics = answers.Select(a => SampleMetrics.FromMetadata(a.Metadata)).OfType<SampleMetrics>().ToList();
             double Avg(Func<SampleMetrics, double> f) => metrics.Count == 0 ? double.NaN : metrics.Average(f);

@@ -50,7 +50,7 @@ public static class EvalRunner
             var selected = questions.Select(q => q.QuestionId).ToHashSet();
             var answers = files.Select(f => (f.Method.Name, (IReadOnlyList<AnswerRecord>)AnswerFile.Read(f.File.Path)
                                                 .Where(a => selected.Contains(a.QuestionId)).ToList())).ToList();
-            var rows = EvalReport.Rows(answers, questions);
+            var rows = EvalReport.Rows(answers, questions, Scorer(run));
             string md = Path.Combine(outDir, $"report{suffix}.md"), csv = Path.Combine(outDir, $"report{suffix}.csv");
             string title = $"{Path.GetFileName(run.Model.Path)} on {Path.GetFileName(run.Eval.Dataset)} ({questions.Count} questions{(suffix.Length > 0 ? $", shard {shardIndex}/{shardCount}" : "")})";
             AtomicFile.WriteAllText(md, EvalReport.Markdown(rows, title));
@@ -61,6 +61,15 @@ public static class EvalRunner
         {
             foreach (var (_, f) in files) f.Dispose();
         }
+    }
+
+    /// <summary>The configured benchmark scorer's headline metric, or null for the simple answer match.</summary>
+    static Func<IReadOnlyList<AnswerRecord>, double?>? Scorer(RunOptions run)
+    {
+        if (run.Eval.Benchmark is not string name) return null;
+        var scorer = Scoring.ScorerRegistry.Create(name);
+        var inputs = new ScoringInputs(run.Eval.Annotations!, run.Eval.Dataset);
+        return answers => answers.Count == 0 ? null : scorer.Score(answers, inputs).Main;
     }
 
     /// <summary>Shard i of n takes questions whose file index ≡ i (mod n); the limit applies within the shard.</summary>

@@ -110,9 +110,18 @@ public static class RunConfigLoader
         if (eval.MaxNewTokens < 1) throw new RunConfigException($"Run:Eval:MaxNewTokens: must be at least 1, got {eval.MaxNewTokens}");
         if (eval.Limit is < 1) throw new RunConfigException($"Run:Eval:Limit: must be at least 1, got {eval.Limit}");
         ParseShard(eval.Shard, "Run:Eval:Shard");
+        if (eval.Benchmark is string benchmark && !Scoring.ScorerRegistry.Names.Contains(benchmark))
+            throw new RunConfigException($"Run:Eval:Benchmark: '{benchmark}' is not one of {string.Join(", ", Scoring.ScorerRegistry.Names)}");
+        if (eval.Benchmark is not null && string.IsNullOrEmpty(eval.Annotations))
+            throw new RunConfigException($"Run:Eval:Annotations: required when Run:Eval:Benchmark is set (the {eval.Benchmark} ground truth)");
 
         model = model with { Path = Resolve(root, model.Path), VisionTower = model.VisionTower is null ? null : Resolve(root, model.VisionTower) };
-        eval = eval with { Dataset = Resolve(root, eval.Dataset), ImageFolder = eval.ImageFolder is null ? null : Resolve(root, eval.ImageFolder) };
+        eval = eval with
+        {
+            Dataset = Resolve(root, eval.Dataset),
+            ImageFolder = eval.ImageFolder is null ? null : Resolve(root, eval.ImageFolder),
+            Annotations = eval.Annotations is null ? null : Resolve(root, eval.Annotations),
+        };
         output = output with { Directory = Resolve(root, output.Directory) };
         return new RunOptions { Model = model, Methods = Methods(run.GetSection("Methods"), root), Eval = eval, Output = output };
     }

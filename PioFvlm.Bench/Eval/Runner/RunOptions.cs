@@ -23,6 +23,11 @@ public sealed record EvalOptions
     /// <summary>Folder the questions' <c>image</c> names are resolved under; null = the question file's folder.</summary>
     public string? ImageFolder { get; init; }
     public int MaxNewTokens { get; init; } = 16;
+    /// <summary>Scorer name (pope, textvqa, vqav2, gqa, mme, scienceqa, mmbench; see <c>pio-fvlm score</c>); null = match
+    /// each answer against the question file's <c>answer</c>/<c>label</c> field (yes/no on the first word).</summary>
+    public string? Benchmark { get; init; }
+    /// <summary>The scorer's ground truth (file or folder, as <c>pio-fvlm score --annotations</c> takes it).</summary>
+    public string? Annotations { get; init; }
     /// <summary>Answer only the first N questions (of this shard).</summary>
     public int? Limit { get; init; }
     /// <summary><c>i/n</c>: answer questions whose index ≡ i (mod n).</summary>

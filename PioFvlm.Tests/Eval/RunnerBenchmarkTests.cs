@@ -1,0 +1,55 @@
+using System.Globalization;
+using System.Text.Json;
+using PioFvlm.Bench.Eval.Runner;
+using PioFvlm.Tests.CommandLine;
+using PioFvlm.Tests.TestSupport;
+
+namespace PioFvlm.Tests.Eval;
+
+/// <summary>configs/runs/tiny-pope.json: the run is scored by the POPE scorer named in Run:Eval:Benchmark.</summary>
+[NonParallelizable]
+public class RunnerBenchmarkTests
+{
+    static string RepoFile(string relative)
+    {
+        for (var d = new DirectoryInfo(TestContext.CurrentContext.TestDirectory); d != null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, relative))) return Path.Combine(d.FullName, relative);
+        Assert.Fail($"{relative} not found above the test folder");
+        return "";
+    }
+
+    [Test]
+    public void PopeRunReportsMeanF1ComputedFromTheAnswersAndLabels()
+    {
+        using var dir = new TempDir();
+        var (rc, _, stderr) = CliRunner.Run("eval", RepoFile("configs/runs/tiny-pope.json"), "--output", dir.Path);
+        Assert.That(rc, Is.EqualTo(0), stderr);
+
+        // Labels in file order; POPE pairs answers with them by position (eval_pope.py).
+        var labels = File.ReadLines(RepoFile("configs/data/tiny-smoke/pope/coco_pope_random.json"))
+            .Select(l => JsonDocument.Parse(l).RootElement.GetProperty("label").GetString() == "yes").ToList();
+        var csv = File.ReadAllLines(Path.Combine(dir.Path, "report.csv"));
+        foreach (var method in new[] { "KeepAll", "PioFvlm", "FastV", "VisionZip" })
+        {
+            var answers = AnswerFile.Read(Path.Combine(dir.Path, method, "answers.jsonl"));
+            Assert.That(answers, Has.Count.EqualTo(labels.Count), method);
+            // Independent F1: "no" if the first sentence holds the word no/No/not, else "yes".
+            var yes = answers.Select(a => !a.Text.Split('.')[0].Replace(",", "").Split(' ').Any(w => w is "no" or "No" or "not")).ToList();
+            int tp = yes.Zip(labels).Count(p => p.First && p.Second), fp = yes.Zip(labels).Count(p => p.First && !p.Second);
+            int fn = yes.Zip(labels).Count(p => !p.First && p.Second);
+            double precision = tp + fp == 0 ? 0 : (double)tp / (tp + fp), recall = tp + fn == 0 ? 0 : (double)tp / (tp + fn);
+            double f1 = precision + recall == 0 ? 0 : 2 * precision * recall / (precision + recall);
+            var row = csv.Single(l => l.StartsWith(method + ",", StringComparison.Ordinal)).Split(',');
+            Assert.That(double.Parse(row[2], CultureInfo.InvariantCulture), Is.EqualTo(100 * f1).Within(1e-3), $"{method} mean F1");
+        }
+    }
+
+    [Test]
+    public void UnknownBenchmarkOrMissingAnnotationsFailWithTheKeyPath()
+    {
+        var e = Assert.Throws<RunConfigException>(() => RunConfigLoader.Load(RepoFile("configs/runs/tiny-pope.json"), ["--Run:Eval:Benchmark=popee"]))!;
+        Assert.That(e.Message, Does.StartWith("Run:Eval:Benchmark: 'popee' is not one of"));
+        e = Assert.Throws<RunConfigException>(() => RunConfigLoader.Load(RepoFile("configs/runs/tiny-smoke.json"), ["--Run:Eval:Benchmark=pope"]))!;
+        Assert.That(e.Message, Does.StartWith("Run:Eval:Annotations: required"));
+    }
+}
