@@ -29,6 +29,12 @@ public class RunnerBenchmarkTests
         var labels = File.ReadLines(RepoFile("configs/data/tiny-smoke/pope/coco_pope_random.json"))
             .Select(l => JsonDocument.Parse(l).RootElement.GetProperty("label").GetString() == "yes").ToList();
         var csv = File.ReadAllLines(Path.Combine(dir.Path, "report.csv"));
+        foreach (var png in new[] { EvalPlots.ScoreFile, EvalPlots.SpeedupFile })
+        {
+            var bytes = File.ReadAllBytes(Path.Combine(dir.Path, png));
+            Assert.That(bytes.Take(8), Is.EqualTo(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }), $"{png} is a PNG");
+            Assert.That(bytes.Length, Is.GreaterThan(5000), $"{png} holds a drawn plot");
+        }
         foreach (var method in new[] { "KeepAll", "PioFvlm", "FastV", "VisionZip" })
         {
             var answers = AnswerFile.Read(Path.Combine(dir.Path, method, "answers.jsonl"));
@@ -43,6 +49,13 @@ public class RunnerBenchmarkTests
             Assert.That(double.Parse(row[2], CultureInfo.InvariantCulture), Is.EqualTo(100 * f1).Within(1e-3), $"{method} mean F1");
         }
     }
+
+    [TestCase("PioFvlm-64", "PioFvlm")]
+    [TestCase("FastV@128", "FastV")]
+    [TestCase("VisionZip_11.1%", "VisionZip")]
+    [TestCase("KeepAll", "KeepAll")]
+    public void PlotSeriesGroupRunsOfOneMethodAtSeveralBudgets(string method, string family) =>
+        Assert.That(EvalPlots.Family(method), Is.EqualTo(family));
 
     [Test]
     public void UnknownBenchmarkOrMissingAnnotationsFailWithTheKeyPath()

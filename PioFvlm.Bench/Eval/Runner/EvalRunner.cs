@@ -55,6 +55,7 @@ public static class EvalRunner
             string title = $"{Path.GetFileName(run.Model.Path)} on {Path.GetFileName(run.Eval.Dataset)} ({questions.Count} questions{(suffix.Length > 0 ? $", shard {shardIndex}/{shardCount}" : "")})";
             AtomicFile.WriteAllText(md, EvalReport.Markdown(rows, title));
             AtomicFile.WriteAllText(csv, EvalReport.Csv(rows));
+            EvalPlots.Write(rows, outDir, suffix, Path.GetFileNameWithoutExtension(run.Eval.Dataset));
             return new EvalRunResult(rows, files.ToDictionary(f => f.Method.Name, f => f.File.Path), md, csv, resolvedPath, versionsPath);
         }
         finally
