@@ -66,3 +66,38 @@ public class RunnerBenchmarkTests
         Assert.That(e.Message, Does.StartWith("Run:Eval:Annotations: required"));
     }
 }
+
+/// <summary>Malformed question lines stop the run naming file and line, or are skipped and reported with SkipMalformed.</summary>
+[NonParallelizable]
+public class RunnerMalformedQuestionTests
+{
+    static string Smoke()
+    {
+        for (var d = new DirectoryInfo(TestContext.CurrentContext.TestDirectory); d != null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "configs/runs/tiny-smoke.json"))) return d.FullName;
+        Assert.Fail("repository root not found");
+        return "";
+    }
+
+    [Test]
+    public void EscapingImagePathIsFatalByDefaultAndSkippedOnRequest()
+    {
+        string root = Smoke();
+        using var dir = new TempDir();
+        string questions = dir.File("q.jsonl");
+        var good = File.ReadLines(Path.Combine(root, "configs/data/tiny-smoke/questions.jsonl")).Take(2).ToList();
+        File.WriteAllLines(questions, [good[0], """{"question_id": "evil", "image": "../../etc/passwd", "text": "Hi?"}""", good[1]]);
+        string[] common = ["eval", Path.Combine(root, "configs/runs/tiny-smoke.json"), $"--Run:Eval:Dataset={questions}",
+                           "--Run:Methods:PioFvlm=", "--Run:Methods:Random=", "--Run:Eval:MaxNewTokens=1"];
+
+        var (rc, _, stderr) = CliRunner.Run([.. common, "--output", dir.File("out1")]);
+        Assert.That(rc, Is.EqualTo(1));
+        Assert.That(stderr, Does.Contain("q.jsonl:2:"));
+
+        (rc, _, stderr) = CliRunner.Run([.. common, "--output", dir.File("out2"), "--Run:Eval:SkipMalformed=true"]);
+        Assert.That(rc, Is.EqualTo(0), stderr);
+        Assert.That(stderr, Does.Contain("skipped: ").And.Contain("q.jsonl:2:"));
+        var answered = AnswerFile.Read(Path.Combine(dir.File("out2"), "KeepAll", "answers.jsonl")).Select(a => a.QuestionId);
+        Assert.That(answered, Is.EquivalentTo(new[] { "q1", "q2" }));
+    }
+}

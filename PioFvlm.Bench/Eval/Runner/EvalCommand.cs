@@ -17,13 +17,13 @@ public static class EvalCommand
         try
         {
             var run = RunConfigLoader.Load(args[0], args[1..]);
-            var result = EvalRunner.Run(run, new LlavaQuestionJsonl());
+            var result = EvalRunner.Run(run, new LlavaQuestionJsonl(run.Eval.SkipMalformed, Console.Error));
             Console.WriteLine(File.ReadAllText(result.ReportMarkdown));
             Console.WriteLine($"answers:  {string.Join(", ", result.AnswerFiles.Values)}");
             Console.WriteLine($"report:   {result.ReportMarkdown}, {result.ReportCsv}");
             return 0;
         }
-        catch (Exception e) when (e is RunConfigException or FileNotFoundException or DirectoryNotFoundException or FormatException
+        catch (Exception e) when (e is RunConfigException or Datasets.EvalDataException or FileNotFoundException or DirectoryNotFoundException or FormatException
                                        or InvalidOperationException or ArgumentException or NotSupportedException or IOException)
         {
             Console.Error.WriteLine($"pio-fvlm eval: {e.Message}");

@@ -168,6 +168,8 @@ public static class RunConfigLoader
         if (target == typeof(int))
             return int.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int n) ? n
                 : throw new RunConfigException($"{path}: '{value}' is not an integer");
+        if (target == typeof(bool))
+            return bool.TryParse(value, out bool b) ? b : throw new RunConfigException($"{path}: '{value}' is not true or false");
         if (target.IsEnum)
             return Enum.TryParse(target, value, ignoreCase: true, out var e) && Enum.IsDefined(target, e!) && !int.TryParse(value, out _) ? e
                 : throw new RunConfigException($"{path}: '{value}' is not one of {string.Join(", ", Enum.GetNames(target))}");
