@@ -101,3 +101,19 @@ public class RunnerMalformedQuestionTests
         Assert.That(answered, Is.EquivalentTo(new[] { "q1", "q2" }));
     }
 }
+
+public class ShippedRunConfigTests
+{
+    [Test]
+    public void The7bPopeRunConfigLoadsWithEveryMethodAtThe64TokenSetting()
+    {
+        string root = "";
+        for (var d = new DirectoryInfo(TestContext.CurrentContext.TestDirectory); d != null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "configs/runs/llava15-7b-pope.json"))) { root = d.FullName; break; }
+        Assert.That(root, Is.Not.Empty, "configs/runs/llava15-7b-pope.json not found");
+        var run = RunConfigLoader.Load(Path.Combine(root, "configs/runs/llava15-7b-pope.json"), [], new System.Collections.Hashtable());
+        Assert.That(run.Methods.Select(m => m.Name), Is.SupersetOf(new[] { "KeepAll", "PioFvlm-64", "FastV-64", "PDrop-64", "SparseVLM-64",
+            "DART-64", "VisionZip-64", "HoloV-64", "SCOPE-64", "DivPrune-64" }));
+        Assert.That(run.Eval.Benchmark, Is.EqualTo("pope"));
+    }
+}

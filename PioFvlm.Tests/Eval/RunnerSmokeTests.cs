@@ -46,7 +46,7 @@ public class RunnerSmokeTests
         }
 
         var csv = File.ReadAllLines(Path.Combine(dir.Path, "report.csv"));
-        Assert.That(csv[0], Does.StartWith("method,answers,accuracy,retention_%,visual_tokens"));
+        Assert.That(csv[0], Does.StartWith("method,answers,score,retention_%,visual_tokens"));
         Assert.That(csv.Skip(1).Select(l => l.Split(',')[0]), Is.EqualTo(methods));
         Assert.That(csv.Skip(1).Select(l => l.Split(',')[1]), Is.All.EqualTo("6"));
         string md = File.ReadAllText(Path.Combine(dir.Path, "report.md"));

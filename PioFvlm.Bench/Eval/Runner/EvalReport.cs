@@ -32,7 +32,7 @@ public static class EvalReport
         return rows;
     }
 
-    static readonly string[] Header = ["method", "answers", "accuracy", "retention_%", "visual_tokens", "prefill_ms", "total_ms", "paper_gflops", "kv_mib"];
+    static readonly string[] Header = ["method", "answers", "score", "retention_%", "visual_tokens", "prefill_ms", "total_ms", "paper_gflops", "kv_mib"];
 
     static string[] Cells(EvalReportRow r) =>
     [
