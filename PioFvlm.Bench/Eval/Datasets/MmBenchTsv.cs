@@ -27,6 +27,7 @@ public static class MmBenchTsv
             foreach (var e in extras)
                 if (Col(e) is var c and >= 0 && f[c].Length > 0 && f[c] != "nan") extra[e] = f[c];
             string? category = Col("category") is var k and >= 0 ? f[k] : null;
+            if (Col("image") is var img and >= 0 && f[img].Length > 0 && f[img] != "nan") extra["image_base64"] = f[img];
             samples.Add(new EvalSample(f[index], f[question], null, category, extra));
         }
         return samples;

@@ -15,7 +15,7 @@ public static class ConfigHash
     {
         ["model"] = run.Model.Path, ["dtype"] = run.Model.DType.ToString(), ["device"] = run.Model.Device,
         ["vision_tower"] = run.Model.VisionTower, ["dataset"] = run.Eval.Dataset, ["image_folder"] = run.Eval.ImageFolder,
-        ["max_new_tokens"] = run.Eval.MaxNewTokens, ["method"] = method.Name, ["pruning"] = method.CanonicalJson,
+        ["max_new_tokens"] = run.Eval.MaxNewTokens, ["format"] = run.Eval.Format.ToString(), ["method"] = method.Name, ["pruning"] = method.CanonicalJson,
     };
 
     public static string Of(RunOptions run, MethodSpec method) =>

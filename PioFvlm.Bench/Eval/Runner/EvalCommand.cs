@@ -17,7 +17,13 @@ public static class EvalCommand
         try
         {
             var run = RunConfigLoader.Load(args[0], args[1..]);
-            var result = EvalRunner.Run(run, new LlavaQuestionJsonl(run.Eval.SkipMalformed, Console.Error));
+            IEvalDataset dataset = run.Eval.Format switch
+            {
+                EvalInputFormat.MmBenchTsv => new MmBenchDataset(Path.Combine(run.Output.Directory, "mmbench-images")),
+                EvalInputFormat.ScienceQaJson => new ScienceQaDataset(),
+                _ => new LlavaQuestionJsonl(run.Eval.SkipMalformed, Console.Error),
+            };
+            var result = EvalRunner.Run(run, dataset);
             Console.WriteLine(File.ReadAllText(result.ReportMarkdown));
             Console.WriteLine($"answers:  {string.Join(", ", result.AnswerFiles.Values)}");
             Console.WriteLine($"report:   {result.ReportMarkdown}, {result.ReportCsv}");

@@ -23,6 +23,8 @@ public sealed record EvalOptions
     /// <summary>Folder the questions' <c>image</c> names are resolved under; null = the question file's folder.</summary>
     public string? ImageFolder { get; init; }
     public int MaxNewTokens { get; init; } = 16;
+    /// <summary>The question file's format: LlavaJsonl (default), MmBenchTsv, ScienceQaJson.</summary>
+    public EvalInputFormat Format { get; init; } = EvalInputFormat.LlavaJsonl;
     /// <summary>Skip malformed question lines (each reported on stderr with file and line) instead of stopping.</summary>
     public bool SkipMalformed { get; init; }
     /// <summary>Scorer name (pope, textvqa, vqav2, gqa, mme, scienceqa, mmbench; see <c>pio-fvlm score</c>); null = match
