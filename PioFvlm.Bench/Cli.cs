@@ -14,6 +14,7 @@ public static class Cli
         ("measure-llava-7b-prefill", "", Macro.Llava7bPrefill.Run),   // hidden: scripts/measure_7b_prefill.sh
         ("methods", "methods [--json]: registered pruning methods and schedule presets", MethodsCommand.Run),
         ("score", "score --benchmark (pope|textvqa|vqav2|gqa|mme|scienceqa|mmbench) --answers FILE --annotations PATH [--questions FILE] [--json]: score a LLaVA answers jsonl in-process", ScoreCommand.Run),
+        ("submission", "submission --benchmark vqav2|mmbench --answers FILE --questions FILE --out FILE: the official servers' upload file (VQAv2 test-dev json, MMBench xlsx)", SubmissionCommand.Run),
         ("eval", "eval CONFIG.json [--Run:Section:Key=value ...] [--limit N] [--shard i/n] [--output DIR]: answer a benchmark with every configured pruning method, resumable; report md/csv", Eval.Runner.EvalCommand.Run),
         ("merge", "merge --out FILE ANSWERS.jsonl ...: join shard answer files of one config (same config hash, no duplicate question)", Eval.Runner.MergeCommand.Run),
         ("io-throughput", "io-throughput [GB] [DIR]: write and read back a large safetensors file, print GB/s", Micro.SafetensorsThroughput.Run),
