@@ -61,7 +61,7 @@ public class RunnerSmokeTests
         var versions = JsonNode.Parse(File.ReadAllText(Path.Combine(dir.Path, "versions.json")))!;
         Assert.That(versions["torchsharp"]!.GetValue<string>(), Does.StartWith("0.107"));
         Assert.That(versions["torch_threads"]!.GetValue<int>(), Is.GreaterThan(0));
-        Assert.That(stderr.ToString(), Does.Contain("eval ").And.Contain("/18"), "plain progress lines when redirected");
+        Assert.That(stderr.ToString(), Does.Contain("eval ").And.Contain("/18").And.Contain("running match "), "plain progress lines with the running score when redirected");
         Assert.That(Directory.GetFiles(dir.Path, "*.tmp-*", SearchOption.AllDirectories), Is.Empty, "atomic writes leave no temp files");
     }
 

@@ -11,14 +11,16 @@ public sealed class EvalProgress(long total, TextWriter? writer = null)
     readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
     double _last = double.NegativeInfinity;
 
-    public void Report(long done, string method)
+    /// <param name="runningScore">The method's running match rate so far (answer/label field), when known.</param>
+    public void Report(long done, string method, double? runningScore = null)
     {
         double now = _clock.Elapsed.TotalMilliseconds;
         if (now - _last < (_interactive ? 200 : 5000) && done < total) return;
         _last = now;
         double rate = done / Math.Max(1e-9, now / 1000);
         string eta = rate > 0 && done < total ? $", ETA {TimeSpan.FromSeconds(Math.Round((total - done) / rate)):g}" : "";
-        string line = $"eval {method}: {done}/{total} ({100.0 * done / Math.Max(1, total):F0}%, {rate:F2}/s{eta})";
+        string score = runningScore is double r ? $", running match {100 * r:F1}%" : "";
+        string line = $"eval {method}: {done}/{total} ({100.0 * done / Math.Max(1, total):F0}%, {rate:F2}/s{eta}{score})";
         if (_interactive) _w.Write($"\r{line}   ");
         else _w.WriteLine(line);
     }

@@ -108,6 +108,7 @@ public static class EvalRunner
         long done = 0;
         foreach (var (method, file) in files)
         {
+            int matched = 0, judged = 0;   // running score against the question file's answer/label, when it has one
             foreach (var q in questions)
             {
                 if (file.Answered.Contains(q.QuestionId)) continue;
@@ -117,7 +118,12 @@ public static class EvalRunner
                 var metadata = SampleMetrics.From(result.Stats, method.Plan, pipeline.Model.Architecture.Text).ToMetadata();
                 metadata["method"] = method.Name;
                 file.Write(new AnswerRecord(q.QuestionId, q.Text, result.Text, Guid.NewGuid().ToString("N")[..22], modelId, metadata));
-                progress.Report(++done, method.Name);
+                if (SimpleMatchScorer.Truth(q) is string truth)
+                {
+                    judged++;
+                    if (SimpleMatchScorer.Matches(result.Text, truth)) matched++;
+                }
+                progress.Report(++done, method.Name, judged == 0 ? null : (double)matched / judged);
             }
         }
         progress.Done();
