@@ -46,7 +46,7 @@ public class RunnerBenchmarkTests
             double precision = tp + fp == 0 ? 0 : (double)tp / (tp + fp), recall = tp + fn == 0 ? 0 : (double)tp / (tp + fn);
             double f1 = precision + recall == 0 ? 0 : 2 * precision * recall / (precision + recall);
             var row = csv.Single(l => l.StartsWith(method + ",", StringComparison.Ordinal)).Split(',');
-            Assert.That(double.Parse(row[2], CultureInfo.InvariantCulture), Is.EqualTo(100 * f1).Within(1e-3), $"{method} mean F1");
+            Assert.That(double.Parse(row[3], CultureInfo.InvariantCulture), Is.EqualTo(100 * f1).Within(1e-3), $"{method} mean F1");
         }
     }
 
@@ -56,6 +56,12 @@ public class RunnerBenchmarkTests
     [TestCase("KeepAll", "KeepAll")]
     public void PlotSeriesGroupRunsOfOneMethodAtSeveralBudgets(string method, string family) =>
         Assert.That(EvalPlots.Family(method), Is.EqualTo(family));
+
+    [TestCase("PioFvlm-64", "64")]
+    [TestCase("VisionZip_11.1%", "11.1%")]
+    [TestCase("KeepAll", "")]
+    public void BudgetColumnComesFromTheMethodKey(string method, string budget) =>
+        Assert.That(EvalPlots.Budget(method), Is.EqualTo(budget));
 
     [Test]
     public void UnknownBenchmarkOrMissingAnnotationsFailWithTheKeyPath()

@@ -46,12 +46,12 @@ public class RunnerSmokeTests
         }
 
         var csv = File.ReadAllLines(Path.Combine(dir.Path, "report.csv"));
-        Assert.That(csv[0], Does.StartWith("method,answers,score,retention_%,visual_tokens"));
+        Assert.That(csv[0], Does.StartWith("method,budget,answers,score,retention_%,visual_tokens"));
         Assert.That(csv.Skip(1).Select(l => l.Split(',')[0]), Is.EqualTo(methods));
-        Assert.That(csv.Skip(1).Select(l => l.Split(',')[1]), Is.All.EqualTo("6"));
+        Assert.That(csv.Skip(1).Select(l => l.Split(',')[2]), Is.All.EqualTo("6"));
         string md = File.ReadAllText(Path.Combine(dir.Path, "report.md"));
-        foreach (var m in methods) Assert.That(md, Does.Contain($"| {m} | 6 |"));
-        Assert.That(stdout.ToString(), Does.Contain("| PioFvlm | 6 |"));
+        foreach (var m in methods) Assert.That(md, Does.Contain($"| {m} |  | 6 |"));
+        Assert.That(stdout.ToString(), Does.Contain("| PioFvlm |  | 6 |"));
 
         var resolved = JsonNode.Parse(File.ReadAllText(Path.Combine(dir.Path, "resolved-config.json")))!;
         Assert.That(resolved["Run"]!["Output"]!["Directory"]!.GetValue<string>(), Is.EqualTo(Path.GetFullPath(dir.Path)));

@@ -17,6 +17,9 @@ public static partial class EvalPlots
 
     public static string Family(string method) => BudgetSuffix().Replace(method, "");
 
+    /// <summary>The budget part of a method key ("PioFvlm-64" → "64"), or "" when the key names none.</summary>
+    public static string Budget(string method) => BudgetSuffix().Match(method) is { Success: true } m ? m.Value[1..] : "";
+
     /// <summary>Writes both plots into <paramref name="directory"/>; returns their paths.</summary>
     public static IReadOnlyList<string> Write(IReadOnlyList<EvalReportRow> rows, string directory, string suffix, string title)
     {

@@ -32,11 +32,11 @@ public static class EvalReport
         return rows;
     }
 
-    static readonly string[] Header = ["method", "answers", "score", "retention_%", "visual_tokens", "prefill_ms", "total_ms", "paper_gflops", "kv_mib"];
+    static readonly string[] Header = ["method", "budget", "answers", "score", "retention_%", "visual_tokens", "prefill_ms", "total_ms", "paper_gflops", "kv_mib"];
 
     static string[] Cells(EvalReportRow r) =>
     [
-        r.Method, r.Answers.ToString(CultureInfo.InvariantCulture), F(r.Accuracy, "F4"), F(r.RetentionPercent, "F1"),
+        r.Method, EvalPlots.Budget(r.Method), r.Answers.ToString(CultureInfo.InvariantCulture), F(r.Accuracy, "F4"), F(r.RetentionPercent, "F1"),
         F(r.VisualTokens, "F1"), F(r.PrefillMs, "F1"), F(r.TotalMs, "F1"), F(r.PaperFlops / 1e9, "F4"), F(r.KvMiB, "F3"),
     ];
 
