@@ -19,6 +19,8 @@ public sealed record GenerationStats
     public double PruningMs { get; init; }
     public double DecodeMs { get; init; }
     public int TokensGenerated { get; init; }
+    /// <summary>Visual tokens seen by each decoder layer during the prefill (as measured by the prefill loop).</summary>
+    public IReadOnlyList<long> VisualTokensPerLayer { get; init; } = [];
     /// <summary>KV cache bytes in use after the prefill.</summary>
     public long KvCacheBytes { get; init; }
 

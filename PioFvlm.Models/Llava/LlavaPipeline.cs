@@ -187,6 +187,7 @@ public sealed class LlavaPipeline : IDisposable
             DecodeMs = decodeMs,
             TokensGenerated = tokens.Count,
             KvCacheBytes = kvBytes,
+            VisualTokensPerLayer = prefill.VisualTokensPerLayer,
         };
         return new GenerationResult(tokens, DecodeText(tokens), stats);
     }

@@ -14,21 +14,13 @@ public sealed record SampleMetrics(double VisualTokens, double PrefillMs, double
 {
     public const string VisualKey = "visual_tokens", PrefillKey = "prefill_ms", TotalKey = "total_ms", FlopsKey = "paper_flops", KvKey = "kv_bytes";
 
-    /// <summary>
-    /// Per-layer visual counts come from the pruner's stage report (ScoreThenSelect, DART); a pruner without one is
-    /// counted at its input count for every layer (an over-estimate of its FLOPs).
-    /// </summary>
+    /// <summary>Per-layer visual counts as the prefill loop measured them (every method alike, recycled tokens included).</summary>
     public static SampleMetrics From(GenerationStats stats, PruningPlan plan, DecoderDims dims)
     {
-        var perLayer = Enumerable.Repeat(stats.VisualTokensIn, dims.NumLayers).ToArray();
-        IReadOnlyList<PruningStageReport>? reports = plan.Intra switch
-        {
-            ScoreThenSelectPruner p => p.LastReport,
-            Core.Pruning.Dart.DartPruner d => d.LastReport,
-            _ => null,
-        };
-        foreach (var r in (reports ?? []).OrderBy(r => r.AfterLayer))
-            for (int l = r.AfterLayer; l < perLayer.Length; l++) perLayer[l] = r.VisualAfter;
+        _ = plan;
+        var perLayer = stats.VisualTokensPerLayer.Count == dims.NumLayers
+            ? stats.VisualTokensPerLayer.ToArray()
+            : Enumerable.Repeat(stats.VisualTokensIn, dims.NumLayers).ToArray();
         return new SampleMetrics(perLayer.Average(), stats.PrefillMs, stats.VisionMs + stats.PrefillMs + stats.DecodeMs,
                                  FlopCount.Paper(perLayer, dims), stats.KvCacheBytes);
     }
