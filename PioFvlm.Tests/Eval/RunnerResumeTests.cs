@@ -53,9 +53,10 @@ public class RunnerResumeTests
     [Test]
     public void ConfigHash_IgnoresLimitShardAndOutput_ButNotGenerationSettings()
     {
-        var a = RunnerTestKit.Options("/tmp/a");
-        var b = RunnerTestKit.Options("/tmp/b", "--limit", "2", "--shard", "1/3");
-        var c = RunnerTestKit.Options("/tmp/a", "--Run:Eval:MaxNewTokens=3");
+        string outA = Path.Combine(Path.GetTempPath(), "a"), outB = Path.Combine(Path.GetTempPath(), "b");   // never written
+        var a = RunnerTestKit.Options(outA);
+        var b = RunnerTestKit.Options(outB, "--limit", "2", "--shard", "1/3");
+        var c = RunnerTestKit.Options(outA, "--Run:Eval:MaxNewTokens=3");
         Assert.That(ConfigHash.Of(b, b.Methods[1]), Is.EqualTo(ConfigHash.Of(a, a.Methods[1])));
         Assert.That(ConfigHash.Of(c, c.Methods[1]), Is.Not.EqualTo(ConfigHash.Of(a, a.Methods[1])));
         Assert.That(ConfigHash.Of(a, a.Methods[0]), Is.Not.EqualTo(ConfigHash.Of(a, a.Methods[1])), "methods differ");
