@@ -17,10 +17,7 @@ public static class SequenceCut
     public static PrefillState Keep(PrefillState state, long[] pool, long[] kept)
     {
         long length = state.Length;
-        var keep = new bool[length];
-        Array.Fill(keep, true);
-        foreach (long p in pool) keep[p] = false;
-        foreach (long k in kept) keep[pool[k]] = true;
+        var keep = KeepMask(length, pool, kept);
 
         var rows = new List<long>((int)length);
         var tokenIds = new List<int>((int)length);
@@ -31,19 +28,36 @@ public static class SequenceCut
             tokenIds.Add(state.TokenIds[(int)p]);
         }
 
-        var spans = new List<VisualSpan>();
-        long removedBefore = 0;
-        foreach (var span in state.VisualSpans)
-        {
-            long keptHere = 0;
-            for (long p = span.Start; p < span.End; p++) if (keep[p]) keptHere++;
-            if (keptHere > 0) spans.Add(span with { Start = span.Start - removedBefore, Length = keptHere });
-            removedBefore += span.Length - keptHere;
-        }
+        var spans = ShrinkSpans(state.VisualSpans, keep);
 
         var index = tensor(rows.ToArray(), ScalarType.Int64, state.Hidden.device);
         var hidden = state.Hidden.index_select(1, index).MoveToOuterDisposeScope();
         var positions = state.PositionIds.index_select(1, index.to(state.PositionIds.device)).MoveToOuterDisposeScope();
         return state with { Hidden = hidden, PositionIds = positions, VisualSpans = spans, TokenIds = tokenIds };
+    }
+
+    /// <summary>Per position: true for text tokens and the kept visual tokens (local indices into the pool).</summary>
+    public static bool[] KeepMask(long length, long[] pool, long[] kept)
+    {
+        var keep = new bool[length];
+        Array.Fill(keep, true);
+        foreach (long p in pool) keep[p] = false;
+        foreach (long k in kept) keep[pool[k]] = true;
+        return keep;
+    }
+
+    /// <summary>Each span shrinks to its kept count and shifts left by the tokens removed before it; empty spans go.</summary>
+    public static List<VisualSpan> ShrinkSpans(IReadOnlyList<VisualSpan> spans, bool[] keep)
+    {
+        var result = new List<VisualSpan>();
+        long removedBefore = 0;
+        foreach (var span in spans)
+        {
+            long keptHere = 0;
+            for (long p = span.Start; p < span.End; p++) if (keep[p]) keptHere++;
+            if (keptHere > 0) result.Add(span with { Start = span.Start - removedBefore, Length = keptHere });
+            removedBefore += span.Length - keptHere;
+        }
+        return result;
     }
 }

@@ -17,7 +17,9 @@ public static class AttentionRows
     /// <paramref name="rows"/> (sequence indices, any order), from that layer's input <paramref name="hidden"/> [1, S, hidden]
     /// (the un-normed residual stream entering it) at <paramref name="positionIds"/> [P, S]. Query i sees keys 0..rows[i].
     /// </summary>
-    public static Tensor PerHead(IDecoderStack decoder, int layer, Tensor hidden, Tensor positionIds, IReadOnlyList<long> rows)
+    /// <param name="keepComputePrecision">return float64 for a float64 model instead of float32 (exact oracles).</param>
+    public static Tensor PerHead(IDecoderStack decoder, int layer, Tensor hidden, Tensor positionIds, IReadOnlyList<long> rows,
+                                 bool keepComputePrecision = false)
     {
         ArgumentNullException.ThrowIfNull(decoder);
         if (layer < 0 || layer >= decoder.LayerCount)
@@ -51,7 +53,7 @@ public static class AttentionRows
         var scores = matmul(grouped, k.transpose(1, 2)).reshape(heads, n, s) * (1.0 / Math.Sqrt(d));
         var keys = arange(s, dtype: ScalarType.Int64, device: hidden.device).unsqueeze(0);
         var future = keys > rowIndex.unsqueeze(1);                                                // [R, S] true where masked
-        var probs = scores.masked_fill(future, double.NegativeInfinity).softmax(-1).to(ScalarType.Float32);
+        var probs = scores.masked_fill(future, double.NegativeInfinity).softmax(-1).to(keepComputePrecision ? compute : ScalarType.Float32);
         return probs.MoveToOuterDisposeScope();
     }
 

@@ -163,25 +163,14 @@ public sealed class SparseVlmPruner : IPrefillPruner
     static PrefillState Surgery(PrefillState state, long[] pool, long[] kept, Tensor? merged, long[] recycledFrom)
     {
         long length = state.Length;
-        var keepRow = new bool[length];
-        Array.Fill(keepRow, true);
-        foreach (long p in pool) keepRow[p] = false;
-        foreach (long k in kept) keepRow[pool[k]] = true;
+        var keepRow = SequenceCut.KeepMask(length, pool, kept);
         var rows = new List<long>((int)length);
         for (long p = 0; p < length; p++) if (keepRow[p]) rows.Add(p);
         long anchor = kept.Length > 0 ? pool[kept[^1]] + 1 : pool[0];
         int insertAt = rows.Count(r => r < anchor);
         int recycled = recycledFrom.Length;
 
-        var spans = new List<VisualSpan>();
-        long removedBefore = 0;
-        foreach (var span in state.VisualSpans)
-        {
-            long keptHere = 0;
-            for (long p = span.Start; p < span.End; p++) if (keepRow[p]) keptHere++;
-            if (keptHere > 0) spans.Add(span with { Start = span.Start - removedBefore, Length = keptHere });
-            removedBefore += span.Length - keptHere;
-        }
+        var spans = SequenceCut.ShrinkSpans(state.VisualSpans, keepRow);
         if (recycled > 0)
         {
             if (spans.Count > 0) spans[^1] = spans[^1] with { Length = spans[^1].Length + recycled };
