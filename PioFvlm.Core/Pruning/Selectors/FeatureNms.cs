@@ -14,9 +14,15 @@ namespace PioFvlm.Core.Pruning.Selectors;
 /// few unsuppressed candidates (at most as many as the budget still needs, at most <see cref="RowBlock"/>) get their
 /// rows in one [B, H] × [H, V] product, thresholded on the device and copied to the CPU as booleans. A candidate that
 /// a block-mate ahead of it suppresses is skipped exactly as the sequential loop would skip it; its row is wasted.
+/// The rows are computed in bfloat16 (several times faster than float32 on CPUs with bf16 units) and every cosine
+/// within <see cref="RecheckMargin"/> of the threshold is recomputed in float32, so the neighbour sets are the float32
+/// ones: for unit vectors the bf16 error is at most about 2^-8 (inputs) + 2^-8 (output rounding), far below the margin.
 /// </remarks>
 public sealed class FeatureNms : ITokenSelector
 {
+    /// <summary>Cosines this close to the threshold in the bf16 rows are recomputed in float32.</summary>
+    public const double RecheckMargin = 0.02;
+
     /// <summary>The reference's hard-coded cosine threshold.</summary>
     public const double DefaultThreshold = 0.8;
 
@@ -71,7 +77,7 @@ public sealed class FeatureNms : ITokenSelector
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var normalized = nn.functional.normalize(features.detach().to(ScalarType.Float32), p: 2, dim: 1);
-        var normalizedT = normalized.t();
+        var fastT = normalized.to(ScalarType.BFloat16).t();
         var block = new List<long>(RowBlock);
         int cursor = 0;
         while (selected.Count < budget && cursor < count)
@@ -86,7 +92,18 @@ public sealed class FeatureNms : ITokenSelector
             if (block.Count == 0) break;
             using var rowScope = NewDisposeScope();
             var index = tensor(block.ToArray(), ScalarType.Int64, normalized.device);
-            var neighbours = normalized.index_select(0, index).matmul(normalizedT).ge(Threshold).cpu().contiguous();
+            var rows = normalized.index_select(0, index);
+            var approx = rows.to(ScalarType.BFloat16).matmul(fastT).to(ScalarType.Float32);
+            var neighbours = approx.ge(Threshold);
+            var unsure = (approx - Threshold).abs().lt(RecheckMargin).nonzero();   // [k, 2] (row in block, column)
+            if (unsure.shape[0] > 0)
+            {
+                var r = unsure.select(1, 0);
+                var c = unsure.select(1, 1);
+                var exact = (rows.index_select(0, r) * normalized.index_select(0, c)).sum(1);
+                neighbours = neighbours.index_put_(exact.ge(Threshold), r, c);
+            }
+            neighbours = neighbours.cpu().contiguous();
             var flags = neighbours.data<bool>().ToArray();
             LastRowsComputed += block.Count;
             for (int b = 0; b < block.Count; b++)
