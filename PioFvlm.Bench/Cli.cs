@@ -7,6 +7,7 @@ public static class Cli
 {
     static readonly (string Verb, string Summary, Func<string[], int> Run)[] Verbs =
     {
+        ("demo", "demo [CONFIG] [--count N] [--Run:Section:Key=value ...]: the main job: the shipped shapes model unpruned vs PIO-FVLM, Random, FastV, DART, VisionZip at 33.3/22.2/11.1% on generated held-out questions; table, report and plots (configs/demo.json)", DemoCommand.Run),
         ("inspect", "inspect PATH [--verify] [--json]: tensors, bytes, dtypes and config of a checkpoint", InspectCommand.Run),
         ("estimate", "estimate --model (llava-1.5-7b|llava-next-7b|qwen2.5-vl-7b|PATH) [--visual N] [--text T] [--schedule PRESET | --stages \"1:218,10:128,15:54\"] [--pre-llm K] [--dtype Float16] [--json]: FLOPs, KV cache and tokens per layer of one prefill", EstimateCommand.Run),
         ("generate", "generate --model DIR --image FILE --prompt TEXT [--max-new-tokens N] [--dtype Float32|BFloat16|Float16] [--vision-tower DIR] [--schedule PRESET | --pruning FILE] [--json]: greedy answer and timings", GenerateCommand.Run),
@@ -17,6 +18,7 @@ public static class Cli
         ("submission", "submission --benchmark vqav2|mmbench --answers FILE --questions FILE --out FILE: the official servers' upload file (VQAv2 test-dev json, MMBench xlsx)", SubmissionCommand.Run),
         ("eval", "eval CONFIG.json [--Run:Section:Key=value ...] [--limit N] [--shard i/n] [--output DIR]: answer a benchmark with every configured pruning method, resumable; report md/csv", Eval.Runner.EvalCommand.Run),
         ("merge", "merge --out FILE ANSWERS.jsonl ...: join shard answer files of one config (same config hash, no duplicate question)", Eval.Runner.MergeCommand.Run),
+        ("train-demo", "train-demo --out DIR [--steps N] [--batch N] [--seed N] [--lr X] [--threads N]: train the demo model on generated shapes questions (resumable)", TrainDemoCommand.Run),
         ("io-throughput", "io-throughput [GB] [DIR]: write and read back a large safetensors file, print GB/s", Micro.SafetensorsThroughput.Run),
     };
 

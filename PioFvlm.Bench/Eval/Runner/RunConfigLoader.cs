@@ -29,7 +29,12 @@ public static class RunConfigLoader
     public const string ReferenceMethod = "KeepAll";
 
     /// <summary>Loads and validates. <paramref name="environment"/> replaces the process environment (tests).</summary>
-    public static RunOptions Load(string runFile, IReadOnlyList<string> overrides, IDictionary? environment = null)
+    public static RunOptions Load(string runFile, IReadOnlyList<string> overrides, IDictionary? environment = null) =>
+        Load(runFile, overrides, environment, extraSections: []);
+
+    /// <summary>As <see cref="Load(string, IReadOnlyList{string}, IDictionary?)"/>, also accepting the top-level
+    /// <paramref name="extraSections"/> (read by the caller, e.g. <c>Demo</c> for <c>pio-fvlm demo</c>).</summary>
+    public static RunOptions Load(string runFile, IReadOnlyList<string> overrides, IDictionary? environment, IReadOnlyCollection<string> extraSections)
     {
         if (!File.Exists(runFile)) throw new RunConfigException($"run config not found: {runFile}");
         string runDir = Path.GetDirectoryName(Path.GetFullPath(runFile))!;
@@ -46,7 +51,7 @@ public static class RunConfigLoader
             if (environment is null) builder.AddEnvironmentVariables(EnvironmentPrefix);
             else builder.AddInMemoryCollection(FromEnvironment(environment));
             builder.AddCommandLine(ExpandShortForms(overrides).ToArray());
-            return Bind(builder.Build(), root);
+            return Bind(builder.Build(), root, extraSections);
         }
         catch (FormatException e)
         {
@@ -91,10 +96,10 @@ public static class RunConfigLoader
         }
     }
 
-    static RunOptions Bind(IConfiguration config, string root)
+    static RunOptions Bind(IConfiguration config, string root, IReadOnlyCollection<string> extraSections)
     {
         foreach (var top in config.GetChildren())
-            if (top.Key != "Run") throw new RunConfigException($"{top.Path}: unknown key (everything lives under Run)");
+            if (top.Key != "Run" && !extraSections.Contains(top.Key)) throw new RunConfigException($"{top.Path}: unknown key (everything lives under Run)");
         var run = config.GetSection("Run");
         string[] sections = ["Model", "Methods", "Eval", "Output"];
         foreach (var s in run.GetChildren())

@@ -12,6 +12,7 @@ public static class ScorerRegistry
         ["mme"] = () => new MmeScorer(),
         ["scienceqa"] = () => new ScienceQaScorer(),
         ["mmbench"] = () => new MmBenchScorer(),
+        ["shapes"] = () => new ShapesScorer(),
     };
 
     public static IReadOnlyCollection<string> Names => Factories.Keys;

@@ -1,0 +1,144 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using PioFvlm.Bench.Demo;
+using PioFvlm.Bench.Eval;
+using PioFvlm.Bench.Eval.Runner;
+using PioFvlm.Bench.Eval.Scoring;
+using PioFvlm.Models.Configs;
+
+namespace PioFvlm.Bench.Commands;
+
+/// <summary>
+/// <c>pio-fvlm demo [CONFIG] [--count N] [--Run:Section:Key=value ...]</c>: the main job on the embedded default.
+/// Generates the held-out shapes questions (seed and count from the config's <c>Demo</c> section), answers them with
+/// the shipped demo model unpruned and with every configured method (resumably, through <c>eval</c>), answers them once
+/// more with the image blanked (the control), and prints and writes the demo table (score overall and per type,
+/// retention, prefill speedup, FLOPs, KV cache) plus the eval plots. CONFIG defaults to <c>configs/demo.json</c>.
+/// </summary>
+public static class DemoCommand
+{
+    public const string DefaultConfig = "configs/demo.json";
+    const string Usage = "demo [CONFIG] [--count N] [--Run:Section:Key=value ...]";
+
+    public static int Run(string[] args)
+    {
+        string? config = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : FindDefault();
+        if (config is null)
+        {
+            Console.Error.WriteLine($"pio-fvlm demo: {DefaultConfig} not found above {Environment.CurrentDirectory}; pass the config path (usage: {Usage})");
+            return 1;
+        }
+        var rest = (args.Length > 0 && args[0] == config ? args[1..] : args).ToList();
+        int? countOverride = null;
+        int at = rest.IndexOf("--count");
+        if (at >= 0)
+        {
+            if (at + 1 >= rest.Count || !int.TryParse(rest[at + 1], NumberStyles.None, CultureInfo.InvariantCulture, out int n) || n < 4)
+                throw new UsageException("--count needs an integer of at least 4 (one question of each type)");
+            countOverride = n;
+            rest.RemoveRange(at, 2);
+        }
+        try
+        {
+            return RunDemo(config, rest, countOverride);
+        }
+        catch (Exception e) when (e is RunConfigException or Eval.Datasets.EvalDataException or FileNotFoundException or DirectoryNotFoundException
+                                       or FormatException or InvalidOperationException or ArgumentException or IOException)
+        {
+            Console.Error.WriteLine($"pio-fvlm demo: {e.Message}");
+            return 1;
+        }
+    }
+
+    static int RunDemo(string config, IReadOnlyList<string> overrides, int? countOverride)
+    {
+        var clock = Stopwatch.StartNew();
+        var settings = DemoSettings.Read(config);
+        int count = countOverride ?? settings.Count;
+        var run = RunConfigLoader.Load(config, overrides, environment: null, extraSections: ["Demo"]);
+        if (!string.Equals(run.Eval.Benchmark, "shapes", StringComparison.OrdinalIgnoreCase))
+            throw new RunConfigException($"{config}: Run:Eval:Benchmark must be 'shapes' for the demo, got '{run.Eval.Benchmark}'");
+        if (HfConfigLoader.Load(run.Model.Path) is not LlavaConfig model)
+            throw new RunConfigException($"{run.Model.Path}: the demo model must be a LLaVA-1.5 checkpoint");
+
+        string dataDir = Path.GetDirectoryName(run.Eval.Dataset)!;
+        var generator = new ShapesGeneratorOptions { ImageSize = model.Vision!.ImageSize };
+        Console.WriteLine($"generating {count} held-out questions (generator seed {settings.Seed}) in {dataDir} ...");
+        ShapesDataset.Write(dataDir, generator, settings.Seed, count);
+        if (Path.GetFileName(run.Eval.Dataset) != ShapesDataset.Questions)
+            throw new RunConfigException($"{config}: Run:Eval:Dataset must name {ShapesDataset.Questions} in the generated folder, got {run.Eval.Dataset}");
+        run = run with { Eval = run.Eval with { Annotations = run.Eval.Dataset } };
+
+        Console.WriteLine($"answering with {run.Methods.Count} methods ({string.Join(", ", run.Methods.Select(m => m.Name))}) ...");
+        var main = EvalRunner.Run(run, new LlavaQuestionJsonl());
+        string blankQuestions = Path.Combine(dataDir, ShapesDataset.BlankQuestions);
+        var blankRun = run with
+        {
+            Methods = run.Methods.Where(m => m.Name == RunConfigLoader.ReferenceMethod).ToList(),
+            Eval = run.Eval with { Dataset = blankQuestions, ImageFolder = null, Annotations = blankQuestions },
+            Output = run.Output with { Directory = Path.Combine(run.Output.Directory, "blank-image") },
+        };
+        Console.WriteLine("control: the unpruned model with every image blanked (flat grey) ...");
+        var blank = EvalRunner.Run(blankRun, new LlavaQuestionJsonl());
+
+        var scorer = new ShapesScorer();
+        var reference = main.Rows.First(r => r.Method == RunConfigLoader.ReferenceMethod);
+        DemoRow Scored(EvalRunResult result, EvalReportRow r, string questions, string? name = null) =>
+            DemoReport.Row(r, scorer.Score(AnswerFile.Read(result.AnswerFiles[r.Method]), new ScoringInputs(questions, questions)).Metrics,
+                           reference.PrefillMs, name);
+        var rows = main.Rows.Select(r => Scored(main, r, run.Eval.Dataset)).ToList();
+        var control = Scored(blank, blank.Rows[0], blankQuestions, "KeepAll, image blanked") with { Retention = null, PrefillSpeedup = double.NaN };
+        var table = DemoReport.Order(rows, [control]);
+
+        string md = Path.Combine(run.Output.Directory, "demo-report.md");
+        string csv = Path.Combine(run.Output.Directory, "demo-report.csv");
+        string text = Markdown(table, count, settings.Seed, run, clock.Elapsed);
+        AtomicFile.WriteAllText(md, text);
+        AtomicFile.WriteAllText(csv, DemoReport.Csv(table));
+        Console.WriteLine();
+        Console.WriteLine(DemoReport.Table(table));
+        Console.WriteLine($"report: {md}, {csv}");
+        Console.WriteLine($"plots:  {Path.Combine(run.Output.Directory, EvalPlots.ScoreFile)}, {Path.Combine(run.Output.Directory, EvalPlots.SpeedupFile)}");
+        Console.WriteLine($"demo done in {clock.Elapsed:mm\\:ss}");
+        return 0;
+    }
+
+    static string Markdown(IReadOnlyList<DemoRow> table, int count, int seed, RunOptions run, TimeSpan elapsed)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine("# PioFvlm demo: visual-token pruning on the shapes benchmark").AppendLine();
+        sb.AppendLine(CultureInfo.InvariantCulture, $"Model: `{Path.GetFileName(run.Model.Path)}` ({run.Model.DType}, {run.Model.Device}). " +
+                      $"Questions: {count} held-out, generator seed {seed} (never used in training); types cycle exist, colour, count, position (25 % each). " +
+                      $"Machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}; date {DateTime.UtcNow:yyyy-MM-dd}; wall time {elapsed:mm\\:ss}.").AppendLine();
+        sb.AppendLine("Budget = visual tokens kept, as a share of the 256 the model sees; intra-LLM methods keep them from layer 1 on (PIO-FVLM: the " +
+                      "average over its three stages), VisionZip before the LLM. 'visual tokens / layer' averages over all decoder layers. " +
+                      "Prefill = decoder layers + pruning work (vision tower excluded); speedup vs KeepAll in the same run.").AppendLine();
+        sb.Append(DemoReport.Table(table));
+        return sb.ToString();
+    }
+
+    static string? FindDefault()
+    {
+        for (var dir = new DirectoryInfo(Environment.CurrentDirectory); dir != null; dir = dir.Parent)
+        {
+            string path = Path.Combine(dir.FullName, DefaultConfig);
+            if (File.Exists(path)) return path;
+        }
+        return null;
+    }
+
+    /// <summary>The config's <c>Demo</c> section: the held-out generator seed and the number of questions.</summary>
+    sealed record DemoSettings(int Seed, int Count)
+    {
+        public static DemoSettings Read(string config)
+        {
+            var demo = JsonNode.Parse(File.ReadAllText(config))?["Demo"]
+                       ?? throw new RunConfigException($"{config}: no Demo section (Demo:Seed, Demo:Count)");
+            int Int(string key) => demo[key] is JsonValue v && v.TryGetValue(out int i) && i > 0
+                ? i : throw new RunConfigException($"{config}: Demo:{key} must be a positive integer");
+            return new DemoSettings(Int("Seed"), Int("Count"));
+        }
+    }
+}

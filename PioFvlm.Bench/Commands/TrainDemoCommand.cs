@@ -1,0 +1,54 @@
+using System.Globalization;
+using PioFvlm.Bench.Demo;
+using PioFvlm.Core.Runtime;
+
+namespace PioFvlm.Bench.Commands;
+
+/// <summary>
+/// <c>pio-fvlm train-demo --out DIR [--steps N] [--batch N] [--seed N] [--lr X] [--threads N]</c>: trains the demo
+/// model on generated shapes questions (see <see cref="DemoTrainer"/>); re-running with the same DIR resumes from the
+/// last checkpoint. <c>scripts/train_demo_model.sh</c> runs it with the settings of the shipped model.
+/// </summary>
+public static class TrainDemoCommand
+{
+    const string Usage = "train-demo --out DIR [--steps N] [--batch N] [--seed N] [--lr X] [--threads N] [--eval-every N]";
+
+    public static int Run(string[] args)
+    {
+        var a = new ArgReader(args, flags: [], valued: ["out", "steps", "batch", "seed", "lr", "threads", "eval-every", "stop-at"]);
+        string output = a.Value("out") ?? throw new UsageException($"--out DIR is required; usage: {Usage}");
+        var defaults = new DemoTrainingOptions { OutputDirectory = output };
+        var options = defaults with
+        {
+            Steps = Int(a, "steps", defaults.Steps),
+            BatchSize = Int(a, "batch", defaults.BatchSize),
+            Seed = Int(a, "seed", defaults.Seed),
+            EvaluateEvery = Int(a, "eval-every", defaults.EvaluateEvery),
+            LearningRate = Double(a, "lr", defaults.LearningRate),
+            StopAtAccuracy = Double(a, "stop-at", defaults.StopAtAccuracy),
+        };
+        TorchRuntime.EnsureLoaded();
+        int threads = Int(a, "threads", Environment.ProcessorCount);
+        TorchSharp.torch.set_num_threads(threads);
+        Console.WriteLine($"training the demo model into {output}: {options.Steps} steps x batch {options.BatchSize}, seed {options.Seed}, peak lr {options.LearningRate}, {threads} threads");
+        var accuracy = new DemoTrainer(options).Train(Console.Out);
+        Console.WriteLine("final validation accuracy: " + string.Join("  ", accuracy.Select(kv => $"{kv.Key} {100 * kv.Value:F1}%")));
+        return 0;
+    }
+
+    static int Int(ArgReader a, string name, int fallback)
+    {
+        string? v = a.Value(name);
+        if (v == null) return fallback;
+        return int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n > 0
+            ? n : throw new UsageException($"--{name} must be a positive integer, got '{v}'");
+    }
+
+    static double Double(ArgReader a, string name, double fallback)
+    {
+        string? v = a.Value(name);
+        if (v == null) return fallback;
+        return double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double x) && x > 0
+            ? x : throw new UsageException($"--{name} must be a positive number, got '{v}'");
+    }
+}

@@ -1,0 +1,177 @@
+using PioFvlm.Models.Llava;
+using static TorchSharp.torch;
+
+namespace PioFvlm.Bench.Demo;
+
+/// <summary>
+/// A training batch: pixels [B, 3, S, S], the prompt ids before the image (the same for every item), the ids after it
+/// (question, "ASSISTANT:", answer, EOS; right-padded), and where each target token sits.
+/// </summary>
+public sealed class DemoBatch : IDisposable
+{
+    public required Tensor Pixels { get; init; }
+    public required long[] PrefixIds { get; init; }
+    public required Tensor SuffixIds { get; init; }
+
+    /// <summary>Per target token: batch row, sequence position of the logit that predicts it, and its id.</summary>
+    public required long[] TargetRows { get; init; }
+    public required long[] TargetPositions { get; init; }
+    public required long[] TargetIds { get; init; }
+
+    /// <summary>Per batch row: the index into the target arrays of its first answer token.</summary>
+    public required int[] FirstTarget { get; init; }
+
+    /// <summary>Training-only patch labels [B, patches] (see <see cref="PatchLabels"/>): covering shape class, and whether a shape's centre lies in the patch.</summary>
+    public required Tensor PatchClass { get; init; }
+    public required Tensor PatchCentre { get; init; }
+
+    public void Dispose()
+    {
+        Pixels.Dispose();
+        SuffixIds.Dispose();
+        PatchClass.Dispose();
+        PatchCentre.Dispose();
+    }
+}
+
+/// <summary>
+/// Turns generated samples into the exact token sequences the harness will see: the model's own chat prompt
+/// (<see cref="LlavaPipeline.FormatPrompt"/>), its prompt encoder and image processor, then the answer as the
+/// tokenizer encodes it and EOS. Computes the training loss and first-token accuracy in batch.
+/// </summary>
+public sealed class DemoBatchBuilder(LlavaPipeline pipeline, ShapesGenerator generator)
+{
+    public ShapesGenerator Generator { get; } = generator;
+
+    /// <summary>The full question text the harness sends: the question, a newline, LLaVA's short-answer instruction.</summary>
+    public static string PromptText(ShapesQuestion q) => q.Text + "\n" + ShapesWords.ShortAnswer;
+
+    public DemoBatch Build(IReadOnlyList<ShapesSample> samples)
+    {
+        var images = samples.Select(s => ShapesRenderer.Render(s.Scene)).ToList();
+        long[]? prefix = null;
+        var suffixes = new List<List<long>>();
+        var rows = new List<long>();
+        var positions = new List<long>();
+        var targets = new List<long>();
+        var first = new int[samples.Count];
+        int visual = pipeline.Model.Architecture.TokensPerImage;
+        for (int b = 0; b < samples.Count; b++)
+        {
+            var ids = pipeline.Prompts.Encode(pipeline.FormatPrompt(PromptText(samples[b].Question))).InputIds;
+            int image = ids.ToList().IndexOf(pipeline.Prompts.ImageTokenId);
+            var head = ids.Take(image).Select(i => (long)i).ToArray();
+            if (prefix is null) prefix = head;
+            else if (!prefix.SequenceEqual(head)) throw new InvalidOperationException("prompts differ before the image; the batch layout needs one shared prefix");
+            var suffix = ids.Skip(image + 1).Select(i => (long)i).ToList();
+            var answer = pipeline.Tokenizer.Encode(samples[b].Question.Answer, addBos: false).Select(i => (long)i).Append(pipeline.Tokenizer.EosId).ToList();
+            first[b] = targets.Count;
+            for (int t = 0; t < answer.Count; t++)
+            {
+                rows.Add(b);
+                positions.Add(prefix.Length + visual + suffix.Count - 1 + t);   // the logit at the previous token predicts it
+                targets.Add(answer[t]);
+            }
+            suffix.AddRange(answer);
+            suffixes.Add(suffix);
+        }
+        int length = suffixes.Max(s => s.Count);
+        long pad = pipeline.Config.PadTokenId ?? pipeline.Tokenizer.EosId;
+        var flat = new long[samples.Count * length];
+        for (int b = 0; b < samples.Count; b++)
+            for (int t = 0; t < length; t++)
+                flat[b * length + t] = t < suffixes[b].Count ? suffixes[b][t] : pad;
+        int grid = pipeline.Model.Architecture.Vision.GridSize;
+        var classes = new long[samples.Count * grid * grid];
+        var centres = new float[samples.Count * grid * grid];
+        for (int b = 0; b < samples.Count; b++)
+            PatchLabels.Fill(samples[b].Scene, grid, classes.AsSpan(b * grid * grid, grid * grid), centres.AsSpan(b * grid * grid, grid * grid));
+        return new DemoBatch
+        {
+            PatchClass = tensor(classes, [samples.Count, grid * grid]),
+            PatchCentre = tensor(centres, [samples.Count, grid * grid]),
+            Pixels = pipeline.Processor.Preprocess(images),
+            PrefixIds = prefix!,
+            SuffixIds = tensor(flat, [samples.Count, length]),
+            TargetRows = rows.ToArray(),
+            TargetPositions = positions.ToArray(),
+            TargetIds = targets.ToArray(),
+            FirstTarget = first,
+        };
+    }
+
+    /// <summary>Logits [targets, vocab] at every target position of the batch.</summary>
+    public Tensor TargetLogits(DemoBatch batch)
+    {
+        var (logits, visual) = Forward(batch);
+        visual.Dispose();
+        return logits;
+    }
+
+    /// <summary>Logits [targets, vocab] at every target position, and the projected visual tokens [B, V, hidden].</summary>
+    public (Tensor Logits, Tensor Visual) Forward(DemoBatch batch)
+    {
+        using var _ = NewDisposeScope();
+        var model = pipeline.Model;
+        var lm = model.LanguageModel;
+        long b = batch.Pixels.shape[0];
+        var visual = model.EncodeImages(batch.Pixels);                                   // [B, V, hidden]
+        var prefix = lm.Embed(tensor(batch.PrefixIds).unsqueeze(0)).expand(b, -1, -1);
+        var suffix = lm.Embed(batch.SuffixIds);
+        var hidden = cat([prefix, visual, suffix], 1);
+        var positions = arange(hidden.shape[1], dtype: ScalarType.Int64).unsqueeze(0);
+        var h = lm.RunLayers(hidden, positions, null, 0, lm.LayerCount);
+        var picked = h.index(new TensorIndex[] { TensorIndex.Tensor(tensor(batch.TargetRows)), TensorIndex.Tensor(tensor(batch.TargetPositions)) });
+        return (lm.Logits(picked.unsqueeze(0)).squeeze(0).MoveToOuterDisposeScope(), visual.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// Answer cross-entropy, plus (when <paramref name="auxiliary"/> is given) the patch-label losses on the projected
+    /// visual tokens: a training signal that makes the vision tower learn shapes and colours early; the heads are not
+    /// part of the saved model. Returns the total and the answer loss alone.
+    /// </summary>
+    public (Tensor Total, Tensor Answer) Loss(DemoBatch batch, PatchHeads? auxiliary = null)
+    {
+        using var _ = NewDisposeScope();
+        var (logits, visual) = Forward(batch);
+        var answer = nn.functional.cross_entropy(logits.to(ScalarType.Float32), tensor(batch.TargetIds));
+        var total = answer;
+        if (auxiliary is not null)
+        {
+            var (classLogits, centreLogits) = auxiliary.forward(visual);
+            var patchClass = nn.functional.cross_entropy(classLogits.reshape(-1, classLogits.shape[^1]), batch.PatchClass.reshape(-1));
+            var centre = nn.functional.binary_cross_entropy_with_logits(centreLogits.reshape(-1), batch.PatchCentre.reshape(-1));
+            total = answer + patchClass + centre;
+        }
+        return (total.MoveToOuterDisposeScope(), answer.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// Share of samples whose whole answer (every answer token and EOS) is the argmax under teacher forcing, per
+    /// question type and "all". Equals greedy decoding's exact match, since greedy follows the argmax token by token.
+    /// </summary>
+    public Dictionary<string, double> Accuracy(IReadOnlyList<ShapesSample> samples, int batchSize = 32)
+    {
+        var correct = ShapesQuestionType.All.ToDictionary(t => t, _ => 0);
+        var total = ShapesQuestionType.All.ToDictionary(t => t, _ => 0);
+        using var noGrad = no_grad();
+        for (int start = 0; start < samples.Count; start += batchSize)
+        {
+            var slice = samples.Skip(start).Take(batchSize).ToList();
+            using var batch = Build(slice);
+            using var scope = NewDisposeScope();
+            var predicted = TargetLogits(batch).argmax(-1).data<long>().ToArray();
+            for (int i = 0; i < slice.Count; i++)
+            {
+                int from = batch.FirstTarget[i], to = i + 1 < slice.Count ? batch.FirstTarget[i + 1] : batch.TargetIds.Length;
+                bool ok = Enumerable.Range(from, to - from).All(t => predicted[t] == batch.TargetIds[t]);
+                string type = slice[i].Question.Type;
+                total[type]++;
+                if (ok) correct[type]++;
+            }
+        }
+        var result = ShapesQuestionType.All.ToDictionary(t => t, t => total[t] == 0 ? 0 : correct[t] / (double)total[t]);
+        result["all"] = correct.Values.Sum() / (double)Math.Max(1, total.Values.Sum());
+        return result;
+    }
+}

@@ -1,0 +1,222 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using PioFvlm.Core.IO.Safetensors;
+using PioFvlm.Core.Text;
+using PioFvlm.Core.Vision;
+using PioFvlm.Models.Configs;
+using PioFvlm.Models.Llava;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PioFvlm.Bench.Demo;
+
+/// <summary>What <see cref="DemoTrainer"/> trains and how.</summary>
+public sealed record DemoTrainingOptions
+{
+    public required string OutputDirectory { get; init; }
+    public DemoModelConfig Model { get; init; } = new();
+    public ShapesGeneratorOptions Data { get; init; } = new();
+
+    /// <summary>Seeds the weights and the order of work; training questions come from generator seed <see cref="TrainDataSeed"/>.</summary>
+    public int Seed { get; init; } = 1;
+    public int TrainDataSeed { get; init; } = 1;
+
+    /// <summary>The generator seed of the validation questions scored during training (never the held-out test seed).</summary>
+    public int ValidationDataSeed { get; init; } = 2;
+    public int ValidationCount { get; init; } = 256;
+    public int Steps { get; init; } = 2000;
+    public int BatchSize { get; init; } = 32;
+    public double LearningRate { get; init; } = 1.5e-3;
+    public int WarmupSteps { get; init; } = 200;
+    public double WeightDecay { get; init; } = 0.01;
+    public int EvaluateEvery { get; init; } = 200;
+    public int CheckpointEvery { get; init; } = 100;
+
+    /// <summary>Train with the patch-label heads on the visual tokens (<see cref="PatchHeads"/>) besides the answer loss.</summary>
+    public bool PatchSupervision { get; init; } = true;
+
+    /// <summary>Stop early once validation accuracy (all types) reaches this, checked at evaluations.</summary>
+    public double StopAtAccuracy { get; init; } = 1.01;
+}
+
+/// <summary>
+/// Trains the demo model from scratch on generated questions: next-token cross-entropy on the answer and EOS after
+/// the HF LLaVA-1.5 chat prompt, AdamW with warm-up and cosine decay, gradient clipping at 1. The whole model
+/// (vision tower, projector, decoder) learns. A checkpoint (weights, optimizer moments, step) is written every
+/// <see cref="DemoTrainingOptions.CheckpointEvery"/> steps, so an interrupted run resumes where it stopped; a CSV log
+/// holds the loss and the per-type validation accuracy. The finished model folder is an ordinary llava-hf checkpoint.
+/// </summary>
+public sealed class DemoTrainer
+{
+    readonly DemoTrainingOptions _o;
+    readonly ShapesGenerator _generator;
+
+    public DemoTrainer(DemoTrainingOptions options)
+    {
+        _o = options;
+        _generator = new ShapesGenerator(options.Data with { ImageSize = options.Model.ImageSize });
+    }
+
+    /// <summary>Writes config, tokenizer and preprocessor files of the model folder; returns the pipeline with fresh weights.</summary>
+    public static LlavaPipeline CreateModel(string directory, DemoModelConfig dims, int seed)
+    {
+        Directory.CreateDirectory(directory);
+        var (imageId, padId, vocab) = ShapesTokenizer.Write(directory);
+        var json = new JsonSerializerOptions { WriteIndented = true };
+        File.WriteAllText(Path.Combine(directory, "config.json"), dims.ConfigJson(vocab, imageId, padId, "float32").ToJsonString(json));
+        File.WriteAllText(Path.Combine(directory, "generation_config.json"),
+            new JsonObject { ["bos_token_id"] = 1, ["eos_token_id"] = 2, ["pad_token_id"] = padId }.ToJsonString(json));
+        File.WriteAllText(Path.Combine(directory, PreprocessorConfig.FileName), dims.PreprocessorJson().ToJsonString(json));
+
+        var config = (LlavaConfig)HfConfigLoader.Load(directory);
+        var model = new LlavaForConditionalGeneration(LlavaArchitecture.From(config));
+        Initialise(model, seed);
+        var tokenizer = TokenizerLoader.FromFolder(directory);
+        var processor = new ClipImageProcessor(PreprocessorConfig.Load(directory, config));
+        return new LlavaPipeline(config, model, tokenizer, processor);
+    }
+
+    /// <summary>GPT/LLaMA-style initialisation: matrices and embeddings N(0, 0.02), biases 0, norm weights 1.</summary>
+    static void Initialise(LlavaForConditionalGeneration model, int seed)
+    {
+        var generator = new Generator((ulong)seed);
+        using var _ = no_grad();
+        foreach (var (name, p) in model.named_parameters().OrderBy(x => x.name, StringComparer.Ordinal))
+        {
+            bool norm = name.Contains("norm", StringComparison.Ordinal) || name.Contains("layrnorm", StringComparison.Ordinal);
+            if (norm) p.fill_(name.EndsWith(".weight", StringComparison.Ordinal) ? 1 : 0);
+            else if (name.EndsWith(".bias", StringComparison.Ordinal)) p.zero_();
+            else p.copy_(randn(p.shape, ScalarType.Float32, generator: generator) * 0.02);
+        }
+    }
+
+    /// <summary>Runs (or resumes) training; returns the final validation accuracy per type and overall.</summary>
+    public IReadOnlyDictionary<string, double> Train(TextWriter log)
+    {
+        string dir = _o.OutputDirectory;
+        string checkpointDir = Path.Combine(dir, "checkpoint");
+        using var pipeline = CreateModel(dir, _o.Model, _o.Seed);
+        var model = pipeline.Model;
+        model.train();
+        foreach (var p in model.parameters()) p.requires_grad = true;
+        manual_seed(_o.Seed);   // the heads use the default initialisation from the global generator
+        using var heads = new PatchHeads(_o.Model.TextHidden);
+        var parameters = model.parameters().ToList();
+        if (_o.PatchSupervision) parameters.AddRange(heads.parameters());
+        var optimizer = optim.AdamW(parameters, lr: _o.LearningRate, beta1: 0.9, beta2: 0.98, weight_decay: _o.WeightDecay);
+
+        int startStep = 0;
+        string stepFile = Path.Combine(checkpointDir, "step.json");
+        if (File.Exists(stepFile))
+        {
+            startStep = JsonNode.Parse(File.ReadAllText(stepFile))!["step"]!.GetValue<int>();
+            LoadWeights(model, Path.Combine(checkpointDir, "model.safetensors"));
+            LoadWeights(heads, Path.Combine(checkpointDir, "patch_heads.safetensors"));
+            optimizer.load_state_dict(Path.Combine(checkpointDir, "optimizer.bin"));
+            log.WriteLine($"resuming from the checkpoint at step {startStep} in {checkpointDir}");
+        }
+        var batches = new DemoBatchBuilder(pipeline, _generator);
+        var validation = _generator.Samples(_o.ValidationDataSeed, _o.ValidationCount).ToList();
+        string csv = Path.Combine(dir, "training-log.csv");
+        if (startStep == 0 || !File.Exists(csv))
+            File.WriteAllText(csv, "step,elapsed_s,loss,answer_loss,lr," + string.Join(",", ShapesQuestionType.All.Select(t => "val_" + t)) + ",val_all\n");
+
+        var clock = Stopwatch.StartNew();
+        double lossSum = 0, answerLossSum = 0;
+        int lossCount = 0;
+        var accuracy = new Dictionary<string, double>();
+        Task<DemoBatch>? next = null;
+        for (int step = startStep; step < _o.Steps; step++)
+        {
+            var batch = next?.Result ?? batches.Build(_generator.Samples(_o.TrainDataSeed, _o.BatchSize, step * _o.BatchSize).ToList());
+            int following = step + 1;
+            next = following < _o.Steps
+                ? Task.Run(() => batches.Build(_generator.Samples(_o.TrainDataSeed, _o.BatchSize, following * _o.BatchSize).ToList()))
+                : null;
+            double lr = LearningRateAt(step);
+            foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
+            using (var scope = NewDisposeScope())
+            {
+                optimizer.zero_grad();
+                var (loss, answerLoss) = batches.Loss(batch, _o.PatchSupervision ? heads : null);
+                loss.backward();
+                nn.utils.clip_grad_norm_(parameters, 1.0);
+                optimizer.step();
+                lossSum += loss.item<float>();
+                answerLossSum += answerLoss.item<float>();
+                lossCount++;
+            }
+            batch.Dispose();
+
+            bool last = step + 1 == _o.Steps;
+            if ((step + 1) % 25 == 0 || last)
+                log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"step {step + 1}/{_o.Steps}  loss {lossSum / Math.Max(1, lossCount):F4} (answer {answerLossSum / Math.Max(1, lossCount):F4})  lr {lr:E2}  {clock.Elapsed.TotalSeconds / (step + 1 - startStep):F2} s/step  elapsed {clock.Elapsed:hh\\:mm\\:ss}"));
+            if ((step + 1) % _o.EvaluateEvery == 0 || last)
+            {
+                model.eval();
+                accuracy = batches.Accuracy(validation);
+                model.train();
+                File.AppendAllText(csv, string.Create(CultureInfo.InvariantCulture,
+                    $"{step + 1},{clock.Elapsed.TotalSeconds:F1},{lossSum / Math.Max(1, lossCount):F5},{answerLossSum / Math.Max(1, lossCount):F5},{lr:E3},") +
+                    string.Join(",", ShapesQuestionType.All.Select(t => accuracy[t].ToString("F4", CultureInfo.InvariantCulture))) +
+                    "," + accuracy["all"].ToString("F4", CultureInfo.InvariantCulture) + "\n");
+                log.WriteLine("  validation: " + string.Join("  ", accuracy.Select(kv => $"{kv.Key} {100 * kv.Value:F1}%")));
+                lossSum = answerLossSum = 0;
+                lossCount = 0;
+            }
+            if ((step + 1) % _o.CheckpointEvery == 0 && !last)
+                SaveCheckpoint(model, heads, optimizer, checkpointDir, step + 1);
+            if (accuracy.TryGetValue("all", out double all) && all >= _o.StopAtAccuracy)
+            {
+                log.WriteLine($"validation accuracy {100 * all:F1}% reached the stop threshold at step {step + 1}");
+                break;
+            }
+        }
+        next?.Result.Dispose();
+        SaveWeights(model, Path.Combine(dir, "model.safetensors"));
+        if (Directory.Exists(checkpointDir)) Directory.Delete(checkpointDir, recursive: true);
+        log.WriteLine($"training done in {clock.Elapsed:hh\\:mm\\:ss}; model written to {dir}");
+        return accuracy;
+    }
+
+    /// <summary>Linear warm-up to the peak, then cosine decay to 5 % of it at the last step.</summary>
+    public double LearningRateAt(int step)
+    {
+        if (step < _o.WarmupSteps) return _o.LearningRate * (step + 1) / _o.WarmupSteps;
+        double progress = (step - _o.WarmupSteps) / (double)Math.Max(1, _o.Steps - _o.WarmupSteps);
+        return _o.LearningRate * (0.05 + 0.95 * 0.5 * (1 + Math.Cos(Math.PI * Math.Min(1, progress))));
+    }
+
+    static void SaveCheckpoint(LlavaForConditionalGeneration model, PatchHeads heads, TorchSharp.Modules.OptimizerHelper optimizer, string directory, int step)
+    {
+        // Written to a fresh folder and swapped in, so a kill mid-write leaves the previous checkpoint whole.
+        string staging = directory + ".tmp";
+        if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+        Directory.CreateDirectory(staging);
+        SaveWeights(model, Path.Combine(staging, "model.safetensors"));
+        SaveWeights(heads, Path.Combine(staging, "patch_heads.safetensors"));
+        optimizer.save_state_dict(Path.Combine(staging, "optimizer.bin"));
+        File.WriteAllText(Path.Combine(staging, "step.json"), new JsonObject { ["step"] = step }.ToJsonString());
+        if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
+        Directory.Move(staging, directory);
+    }
+
+    static void SaveWeights(nn.Module model, string path)
+    {
+        using var scope = NewDisposeScope();
+        var state = model.state_dict()
+            .OrderBy(kv => kv.Key, StringComparer.Ordinal)
+            .Select(kv => (kv.Key, kv.Value.detach().contiguous()))
+            .ToList();
+        SafetensorsWriter.Write(path, state, new Dictionary<string, string> { ["format"] = "pt" });
+    }
+
+    static void LoadWeights(nn.Module model, string path)
+    {
+        using var source = Core.IO.CheckpointSource.Open(path);
+        Core.IO.Loading.StateLoader.Load(model, source);
+    }
+}
