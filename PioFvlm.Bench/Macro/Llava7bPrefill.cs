@@ -28,7 +28,7 @@ public static class Llava7bPrefill
 
     public static int Run(string[] args)
     {
-        var a = new ArgReader(args, flags: ["force", "probe-costs"], valued: ["config", "text-tokens", "threads", "schedules", "repeats"]);
+        var a = new ArgReader(args, flags: ["force", "probe-costs"], valued: ["config", "text-tokens", "threads", "schedules", "repeats", "json"]);
         string config = a.Value("config") ?? FindConfig()
             ?? throw new UsageException("--config FILE (llava-1.5-7b-hf config.json) not given and PioFvlm.Tests/TestData/configs/llava-1.5-7b-hf/config.json not found");
         int textTokens = int.Parse(a.Value("text-tokens") ?? "60", CultureInfo.InvariantCulture);
@@ -122,12 +122,19 @@ public static class Llava7bPrefill
         foreach (var r in rows.Where(r => r.ReduceMs > 0))
             Console.WriteLine($"reduce ms {r.Name}: {r.ReduceMs:F1}");
 
-        if (a.Flag("probe-costs")) ProbeCosts(model, ids, features);
+        var probes = a.Flag("probe-costs") ? ProbeCosts(model, ids, features) : new Dictionary<string, double>();
+        if (a.Value("json") is { } jsonPath)
+        {
+            var run = new PrefillMeasurement(Environment.ProcessorCount, get_num_threads(), textTokens, visionMs, rows, probes);
+            File.WriteAllText(jsonPath, System.Text.Json.JsonSerializer.Serialize(run, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+            Console.WriteLine($"wrote {jsonPath}");
+        }
         Console.WriteLine($"peak RSS        {Rss("VmHWM"):F2} GiB (VmHWM)");
         return rows.All(r => r.Finite) ? 0 : 1;
     }
 
-    sealed record Row(string Name, long VisualIn, long VisualOut, double AverageVisual, long Positions, double PrefillMs,
+    /// <summary>One schedule's measured prefill (the --json rows; read back by <see cref="PerformanceReport"/>).</summary>
+    public sealed record Row(string Name, long VisualIn, long VisualOut, double AverageVisual, long Positions, double PrefillMs,
                       double PruningMs, double ReduceMs, long KvBytes, long PaperFlops, long ExactFlops, bool Finite);
 
     /// <summary>"unpruned", a schedule preset (PIO-FVLM), or a pruning config file (*.json, any method).</summary>
@@ -136,13 +143,18 @@ public static class Llava7bPrefill
         : name.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? PruningConfig.Load(name) with { Name = Path.GetFileNameWithoutExtension(name) }
         : PioFvlmMethod.Create(new PioFvlmOptions { Schedule = SchedulePresets.Get(name).ToSchedule() });
 
+    /// <summary>What --json writes: the machine's cores, the threads used, the vision tower's ms, the rows and the probe costs.</summary>
+    public sealed record PrefillMeasurement(int Cores, int Threads, int TextTokens, double VisionMs, IReadOnlyList<Row> Rows,
+                                            IReadOnlyDictionary<string, double> ProbeMs);
+
     /// <summary>One PIO probe (full vs cheap) after layer 1 on the whole prompt, and one NMS selection, at the 7B shape.</summary>
-    static void ProbeCosts(LlavaForConditionalGeneration model, List<int> ids, Tensor features)
+    static Dictionary<string, double> ProbeCosts(LlavaForConditionalGeneration model, List<int> ids, Tensor features)
     {
         using var scope = NewDisposeScope();
         using var seq = model.BuildSequence(ids, features);
         var hidden = model.LanguageModel.RunLayers(seq.Embeddings, seq.PositionIds, null, 0, 1);
         var state = new PrefillState(hidden, seq.PositionIds, seq.VisualSpans, seq.TokenIds, 1);
+        var medians = new Dictionary<string, double>();
         foreach (var probe in new[] { ProbeImplementation.Full, ProbeImplementation.Cheap })
         {
             var scorer = new GradientSaliency(GradientSaliencyOptions.Llava with { Probe = probe });
@@ -154,6 +166,7 @@ public static class Llava7bPrefill
                 scorer.Score(state, model.LanguageModel);
                 times.Add(c.Elapsed.TotalMilliseconds);
             }
+            medians[$"probe-{probe}".ToLowerInvariant()] = times.Order().ElementAt(1);
             Console.WriteLine($"probe {probe,-5}     median {times.Order().ElementAt(1):F0} ms of 3 (S = {seq.Length})");
         }
         var visual = VisualTokens.Features(state);
@@ -167,8 +180,10 @@ public static class Llava7bPrefill
                 new FeatureNms().Select(visual, scores, keep);
                 times.Add(c.Elapsed.TotalMilliseconds);
             }
+            medians[$"nms-keep-{keep}"] = times.Order().ElementAt(2);
             Console.WriteLine($"NMS keep {keep,-4}     median {times.Order().ElementAt(2):F1} ms of 5 (V = {visual.shape[0]}, d = {visual.shape[1]})");
         }
+        return medians;
     }
 
     static string? FindConfig()
