@@ -4,14 +4,14 @@ namespace PioFvlm.Bench.Micro.Infrastructure;
 /// diagnoser does not see (it counts managed allocations only; tensors live in libtorch's native heap).</summary>
 public static class NativePeakRss
 {
-    /// <summary>Peak RSS in bytes, or null where /proc is missing.</summary>
-    public static long? Bytes()
+    /// <summary>Peak RSS (or another /proc/self/status field in kB, e.g. VmRSS) in bytes, or null where /proc is missing.</summary>
+    public static long? Bytes(string field = "VmHWM")
     {
         const string status = "/proc/self/status";
         if (!File.Exists(status)) return null;
-        var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith(field + ":", StringComparison.Ordinal));
         if (line == null) return null;
-        var parts = line["VmHWM:".Length..].Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var parts = line[(field.Length + 1)..].Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries);
         return long.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture) * 1024;   // kB
     }
 
@@ -29,5 +29,5 @@ public static class NativePeakRss
         }
     }
 
-    public static string Text() => Bytes() is { } b ? $"{b / 1e6:F0} MB" : "n/a";
+    public static string Text(string field = "VmHWM") => Bytes(field) is { } b ? $"{b / 1073741824.0:F2} GiB" : "n/a";
 }
