@@ -19,7 +19,7 @@ public static class Cli
         ("submission", "submission --benchmark vqav2|mmbench --answers FILE --questions FILE --out FILE: the official servers' upload file (VQAv2 test-dev json, MMBench xlsx)", SubmissionCommand.Run),
         ("eval", "eval CONFIG.json [--Run:Section:Key=value ...] [--limit N] [--shard i/n] [--output DIR]: answer a benchmark with every configured pruning method, resumable; report md/csv", Eval.Runner.EvalCommand.Run),
         ("merge", "merge --out FILE ANSWERS.jsonl ...: join shard answer files of one config (same config hash, no duplicate question)", Eval.Runner.MergeCommand.Run),
-        ("bench", "bench [BenchmarkDotNet arguments]: micro benchmarks in-process (--anyCategories micro, --filter *Nms*, --list flat)", BenchCommand.Run),
+        ("bench", "bench [--threads N] [BenchmarkDotNet arguments]: BenchmarkDotNet suites in-process (--anyCategories micro|macro|cost-curve, --filter *Nms*, --list flat)", BenchCommand.Run),
         ("io-throughput", "io-throughput [GB] [DIR]: write and read back a large safetensors file, print GB/s", Micro.SafetensorsThroughput.Run),
     };
 

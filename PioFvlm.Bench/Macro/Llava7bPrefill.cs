@@ -35,7 +35,9 @@ public static class Llava7bPrefill
         int curveRepeats = Int(a, "curve-repeats", smoke ? 1 : 5, min: 1);
         int[] curvePoints = a.Value("curve-points") is { } list ? ParsePoints(list) : smoke ? SmokeCurvePoints : LayerCostCurve.DefaultPoints;
         var schedules = (a.Value("schedules") ?? "unpruned").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        var plans = schedules.Select(n => (Name: ScheduleName(n), Plan: LlavaPrefillRig.PlanFor(n))).ToList();   // unknown names fail before the build
+        List<(string Name, Core.Pruning.PruningPlan Plan)> plans;
+        try { plans = schedules.Select(n => (ScheduleName(n), LlavaPrefillRig.PlanFor(n))).ToList(); }   // unknown names fail before the build
+        catch (Exception e) when (e is ArgumentException or KeyNotFoundException or FileNotFoundException) { throw new UsageException("--schedules: " + e.Message); }
         LlavaArchitecture architecture;
         try { architecture = LlavaPrefillRig.Llava15_7b(a.Value("config")); }
         catch (FileNotFoundException e) { throw new UsageException(e.Message + " (pass --config FILE)"); }

@@ -66,7 +66,7 @@ public sealed class LlavaPrefillRig : IDisposable
     public static LlavaArchitecture Llava15_7b(string? configPath = null)
     {
         string path = configPath ?? FindConfig()
-            ?? throw new FileNotFoundException("llava-1.5-7b-hf config.json not given and PioFvlm.Tests/TestData/configs/llava-1.5-7b-hf/config.json not found above " + Environment.CurrentDirectory);
+            ?? throw new FileNotFoundException("llava-1.5-7b-hf config.json not given and PioFvlm.Tests/TestData/configs/llava-1.5-7b-hf/config.json not found above " + Environment.CurrentDirectory + " nor above " + AppContext.BaseDirectory);
         return LlavaArchitecture.From((LlavaConfig)HfConfigLoader.Load(path));
     }
 
@@ -107,11 +107,21 @@ public sealed class LlavaPrefillRig : IDisposable
         return rig;
     }
 
-    /// <summary>"unpruned", a schedule preset (PIO-FVLM), or a pruning config file (*.json, any method).</summary>
-    public static PruningPlan PlanFor(string name) =>
-        name == "unpruned" ? PruningPlan.None
-        : name.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? PruningConfig.Load(name) with { Name = Path.GetFileNameWithoutExtension(name) }
-        : PioFvlmMethod.Create(new PioFvlmOptions { Schedule = SchedulePresets.Get(name).ToSchedule() });
+    /// <summary>
+    /// "unpruned"; a PIO-FVLM schedule preset (pio-33 ... pio-ve-11); a pruning config file (*.json, any method); or a
+    /// config's name in configs/pruning (fastv-64 → configs/pruning/fastv-64.json, found upwards from the current folder).
+    /// </summary>
+    public static PruningPlan PlanFor(string name)
+    {
+        if (name == "unpruned") return PruningPlan.None;
+        if (name.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+            return PruningConfig.Load(name) with { Name = Path.GetFileNameWithoutExtension(name) };
+        if (name.StartsWith("pio-", StringComparison.Ordinal))
+            return PioFvlmMethod.Create(new PioFvlmOptions { Schedule = SchedulePresets.Get(name).ToSchedule() });
+        string config = FindUpwards(Path.Combine("configs", "pruning", name + ".json"))
+            ?? throw new ArgumentException($"schedule '{name}' is neither 'unpruned', a pio-* preset, a *.json file nor configs/pruning/{name}.json");
+        return PruningConfig.Load(config) with { Name = name };
+    }
 
     /// <summary>
     /// <paramref name="repeats"/> runs of image encoding (with the plan's pre-LLM selection, if any) and prefill; the
@@ -158,14 +168,63 @@ public sealed class LlavaPrefillRig : IDisposable
     /// <summary>Greedy decode steps after a prefill (each: one token through all layers and the LM head); total ms.</summary>
     double Decode(PrefillResult prefill, KvCache cache, int tokens)
     {
-        int next = (int)prefill.LastLogits.argmax().item<long>();
         var clock = Stopwatch.StartNew();
+        DecodeSteps(prefill, cache, tokens, (int)prefill.LastLogits.argmax().item<long>());
+        return clock.Elapsed.TotalMilliseconds;
+    }
+
+    int DecodeSteps(PrefillResult prefill, KvCache cache, int tokens, int next)
+    {
         for (int i = 0; i < tokens; i++)
         {
             using var logits = DecoderRunner.Step(Model.LanguageModel, next, prefill.DecodeState, cache);
             next = (int)logits.argmax().item<long>();
         }
-        return clock.Elapsed.TotalMilliseconds;
+        return next;
+    }
+
+    /// <summary>A finished prefill with room for <paramref name="tokens"/> decode steps (the decode benchmark's setup).</summary>
+    public DecodeSession StartDecode(PruningPlan plan, int tokens)
+    {
+        using var noGrad = no_grad();
+        var sequence = plan.PreLlm is { } reducer ? Reduced(reducer) : Model.BuildSequence(Ids, _features);
+        var cache = KvCache.For(Dims, 1, sequence.Length + tokens + 1, ScalarType.BFloat16, CPU);
+        var prefill = DecoderRunner.Prefill(Model.LanguageModel, sequence, cache, plan.Intra, plan.Positions);
+        return new DecodeSession(this, sequence, cache, prefill);
+
+        MultimodalSequence Reduced(IPreLlmReducer r)
+        {
+            using var reduced = Model.EncodeImages(_pixels, r);
+            return Model.BuildSequence(Ids, reduced.Features);
+        }
+    }
+
+    /// <summary>The state <see cref="StartDecode"/> leaves: decode steps continue from the prefill's greedy token.</summary>
+    public sealed class DecodeSession(LlavaPrefillRig rig, MultimodalSequence sequence, KvCache cache, PrefillResult prefill) : IDisposable
+    {
+        int _next = (int)prefill.LastLogits.argmax().item<long>();
+
+        public void Steps(int tokens)
+        {
+            using var noGrad = no_grad();
+            _next = rig.DecodeSteps(prefill, cache, tokens, _next);
+        }
+
+        public void Dispose()
+        {
+            prefill.Dispose();
+            cache.Dispose();
+            sequence.Dispose();
+        }
+    }
+
+    /// <summary>One decoder layer (layer 0) over <paramref name="hidden"/> with a fresh cache, as the prefill runs it.</summary>
+    public void RunOneLayer(Tensor hidden, Tensor positions)
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        using var cache = KvCache.For(Dims, 1, hidden.shape[1], ScalarType.BFloat16, CPU);
+        Model.LanguageModel.RunLayers(hidden, positions, cache, 0, 1);
     }
 
     /// <summary>
@@ -263,13 +322,18 @@ public sealed class LlavaPrefillRig : IDisposable
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
-    static string? FindConfig()
+    static string? FindConfig() => FindUpwards(Path.Combine("PioFvlm.Tests", "TestData", "configs", "llava-1.5-7b-hf", "config.json"));
+
+    /// <summary>The file at <paramref name="relative"/> in the current folder or a parent, else beside the program or above it
+    /// (the repository holds bin/), or null.</summary>
+    static string? FindUpwards(string relative)
     {
-        for (var dir = new DirectoryInfo(Environment.CurrentDirectory); dir != null; dir = dir.Parent)
-        {
-            string path = Path.Combine(dir.FullName, "PioFvlm.Tests", "TestData", "configs", "llava-1.5-7b-hf", "config.json");
-            if (File.Exists(path)) return path;
-        }
+        foreach (string start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
+            for (var dir = new DirectoryInfo(start); dir != null; dir = dir.Parent)
+            {
+                string path = Path.Combine(dir.FullName, relative);
+                if (File.Exists(path)) return path;
+            }
         return null;
     }
 

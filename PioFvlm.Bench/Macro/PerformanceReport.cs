@@ -71,7 +71,7 @@ public static class PerformanceReport
         L(F($"- Memory: {m.MemoryGiB:F1} GiB; native peak RSS of the run (VmHWM): {run.PeakRssBytes / 1073741824.0:F2} GiB"));
         L($"- OS: {m.Os}; {m.DotNet}; TorchSharp {m.TorchSharp}; {m.Libtorch}");
         L($"- Date: {m.DateUtc}");
-        L($"- Run time by part: {string.Join(", ", run.PhaseSeconds.Select(p => F($"{p.Key} {p.Value:F1} s")))} (total {run.PhaseSeconds.Values.Sum():F0} s)");
+        L(F($"- Run time by part: {string.Join(", ", run.PhaseSeconds.Select(p => F($"{p.Key} {p.Value:F1} s")))} (total {run.PhaseSeconds.Values.Sum():F0} s)"));
         L();
 
         RenderTargets(run, baseline, light, L, F);
