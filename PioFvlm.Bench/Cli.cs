@@ -13,12 +13,15 @@ public static class Cli
         ("generate", "generate --model DIR --image FILE --prompt TEXT [--max-new-tokens N] [--dtype Float32|BFloat16|Float16] [--vision-tower DIR] [--schedule PRESET | --pruning FILE] [--json]: greedy answer and timings", GenerateCommand.Run),
         ("make-tiny", "make-tiny --out DIR [--layout hf|modern|research] [--seed N] [--dtype F16|F32] [--shards N] [--tokenizer DIR]: write a random tiny LLaVA-1.5 model folder", MakeTinyCommand.Run),
         ("measure-llava-7b-prefill", "", Macro.Llava7bPrefill.Run),   // hidden: scripts/measure_7b_prefill.sh
+        ("measure-layer-cost", "", Macro.LayerCostCurve.Run),   // hidden: scripts/perf_report.sh
+        ("perf-report", "", Macro.PerformanceReport.Run),   // hidden: scripts/perf_report.sh
         ("methods", "methods [--json]: registered pruning methods and schedule presets", MethodsCommand.Run),
         ("score", "score --benchmark (pope|textvqa|vqav2|gqa|mme|scienceqa|mmbench) --answers FILE --annotations PATH [--questions FILE] [--json]: score a LLaVA answers jsonl in-process", ScoreCommand.Run),
         ("submission", "submission --benchmark vqav2|mmbench --answers FILE --questions FILE --out FILE: the official servers' upload file (VQAv2 test-dev json, MMBench xlsx)", SubmissionCommand.Run),
         ("eval", "eval CONFIG.json [--Run:Section:Key=value ...] [--limit N] [--shard i/n] [--output DIR]: answer a benchmark with every configured pruning method, resumable; report md/csv", Eval.Runner.EvalCommand.Run),
         ("merge", "merge --out FILE ANSWERS.jsonl ...: join shard answer files of one config (same config hash, no duplicate question)", Eval.Runner.MergeCommand.Run),
         ("train-demo", "train-demo --out DIR [--steps N] [--batch N] [--seed N] [--lr X] [--threads N]: train the demo model on generated shapes questions (resumable)", TrainDemoCommand.Run),
+        ("bench", "bench [--threads N] [BenchmarkDotNet arguments]: BenchmarkDotNet suites in-process (--anyCategories micro|macro|cost-curve, --filter *Nms*, --list flat)", BenchCommand.Run),
         ("io-throughput", "io-throughput [GB] [DIR]: write and read back a large safetensors file, print GB/s", Micro.SafetensorsThroughput.Run),
     };
 

@@ -1,26 +1,23 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text.Json;
 using PioFvlm.Bench.Commands;
-using PioFvlm.Core.Generation;
-using PioFvlm.Core.Nn;
-using PioFvlm.Core.Pruning;
-using PioFvlm.Core.Pruning.Efficiency;
-using PioFvlm.Core.Pruning.Saliency;
-using PioFvlm.Core.Pruning.Selectors;
+using PioFvlm.Bench.Micro.Infrastructure;
 using PioFvlm.Core.Runtime;
-using PioFvlm.Models.Configs;
 using PioFvlm.Models.Llava;
 using static TorchSharp.torch;
 
 namespace PioFvlm.Bench.Macro;
 
 /// <summary>
-/// Hidden verb <c>measure-llava-7b-prefill [--config FILE] [--text-tokens N] [--threads N] [--force]</c> (run by
-/// scripts/measure_7b_prefill.sh): builds LLaVA-1.5-7B from its config.json with random weights in bf16, in memory
-/// (nothing saved or loaded), and times one image through the vision tower + projector and one prefill of 576 visual
-/// plus N text tokens through the same calls <see cref="LlavaPipeline.Generate(LlavaInputs, GenerationOptions?, Core.Pruning.IPrefillPruner?, PositionPolicy)"/>
-/// makes (<see cref="LlavaForConditionalGeneration.BuildSequence"/>, then <see cref="DecoderRunner.Prefill"/>).
-/// Needs about 14.5 GB of free memory; refuses to start with less unless --force.
+/// Hidden verb <c>measure-llava-7b-prefill [--config FILE | --smoke] [--text-tokens N] [--threads N] [--schedules LIST]
+/// [--repeats N] [--decode-tokens N] [--cost-curve] [--curve-points LIST] [--curve-repeats N] [--probe-costs]
+/// [--json FILE] [--force]</c> (run by scripts/perf_report.sh and scripts/measure_7b_prefill.sh): builds LLaVA-1.5-7B
+/// from its config.json with random weights in bf16, in memory (nothing saved or loaded), ONCE, and in that process
+/// measures (see <see cref="LlavaPrefillRig"/>) the one-layer cost curve on its layer 0, each schedule's image encoding,
+/// prefill (fastest of --repeats) and decode tokens/s through the calls <c>pio-fvlm generate</c> makes, and the
+/// pruner's pieces. --smoke runs the same code at a tiny width (576 visual tokens, 32 layers) in seconds.
+/// Needs about 14.5 GB of free memory at full size; refuses to start with less unless --force.
 /// </summary>
 public static class Llava7bPrefill
 {
@@ -28,19 +25,27 @@ public static class Llava7bPrefill
 
     public static int Run(string[] args)
     {
-        var a = new ArgReader(args, flags: ["force", "probe-costs"], valued: ["config", "text-tokens", "threads", "schedules", "repeats"]);
-        string config = a.Value("config") ?? FindConfig()
-            ?? throw new UsageException("--config FILE (llava-1.5-7b-hf config.json) not given and PioFvlm.Tests/TestData/configs/llava-1.5-7b-hf/config.json not found");
-        int textTokens = int.Parse(a.Value("text-tokens") ?? "60", CultureInfo.InvariantCulture);
-        int threads = int.Parse(a.Value("threads") ?? "2", CultureInfo.InvariantCulture);
-        if (textTokens < 2) throw new UsageException("--text-tokens must be at least 2");
+        var a = new ArgReader(args, flags: ["force", "probe-costs", "cost-curve", "smoke"],
+            valued: ["config", "text-tokens", "threads", "schedules", "repeats", "decode-tokens", "curve-points", "curve-repeats", "json"]);
+        bool smoke = a.Flag("smoke");
+        int textTokens = Int(a, "text-tokens", 60, min: 5);
+        int threads = Int(a, "threads", 2, min: 1);
+        int repeats = Int(a, "repeats", 1, min: 1);
+        int decodeTokens = Int(a, "decode-tokens", 0, min: 0);
+        int curveRepeats = Int(a, "curve-repeats", smoke ? 1 : 5, min: 1);
+        int[] curvePoints = a.Value("curve-points") is { } list ? ParsePoints(list) : smoke ? SmokeCurvePoints : LayerCostCurve.DefaultPoints;
         var schedules = (a.Value("schedules") ?? "unpruned").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        int repeats = int.Parse(a.Value("repeats") ?? "1", CultureInfo.InvariantCulture);
-        var plans = schedules.Select(PlanFor).ToList();   // unknown names fail before the 7B build
+        List<(string Name, Core.Pruning.PruningPlan Plan)> plans;
+        try { plans = schedules.Select(n => (ScheduleName(n), LlavaPrefillRig.PlanFor(n))).ToList(); }   // unknown names fail before the build
+        catch (Exception e) when (e is ArgumentException or KeyNotFoundException or FileNotFoundException) { throw new UsageException("--schedules: " + e.Message); }
+        LlavaArchitecture architecture;
+        try { architecture = LlavaPrefillRig.Llava15_7b(a.Value("config")); }
+        catch (FileNotFoundException e) { throw new UsageException(e.Message + " (pass --config FILE)"); }
+        if (smoke) architecture = LlavaPrefillRig.Smoke(architecture);
 
         double freeGiB = AvailableGiB();
-        Console.WriteLine($"available memory {freeGiB:F1} GiB, need about {NeededGiB} GiB");
-        if (freeGiB < NeededGiB && !a.Flag("force"))
+        Console.WriteLine($"available memory {freeGiB:F1} GiB, need about {(smoke ? 0.2 : NeededGiB)} GiB");
+        if (!smoke && freeGiB < NeededGiB && !a.Flag("force"))
         {
             Console.Error.WriteLine($"measure-llava-7b-prefill: only {freeGiB:F1} GiB available; refusing (use --force to try anyway)");
             return 1;
@@ -49,141 +54,81 @@ public static class Llava7bPrefill
         TorchRuntime.EnsureLoaded();
         set_num_threads(threads);
         using var noGrad = no_grad();
-        var parsed = (LlavaConfig)HfConfigLoader.Load(config);
-        var architecture = LlavaArchitecture.From(parsed);
-
-        var clock = Stopwatch.StartNew();
-        manual_seed(0);
-        using var model = new LlavaForConditionalGeneration(architecture, CPU, ScalarType.BFloat16);   // modules' default random init
-        LlavaPipeline.Freeze(model);
-        double initMs = clock.Elapsed.TotalMilliseconds;
-        long parameters = model.parameters().Sum(p => p.numel());
-        Console.WriteLine($"built {parameters:N0} parameters in bf16 in {initMs / 1000:F1} s (RSS {Rss("VmRSS"):F2} GiB)");
-
-        // [BOS] + 4 text ids, the image, then the rest of the text: as "USER: <image>\n..." lays it out.
-        var rng = new Random(0);
-        var ids = new List<int> { 1 };
-        for (int i = 1; i < textTokens; i++)
+        var phases = new Dictionary<string, double>();
+        var total = Stopwatch.StartNew();
+        T Phase<T>(string name, Func<T> work)
         {
-            if (i == 5) ids.Add(architecture.ImageTokenId);
-            ids.Add(rng.Next(3, 32000));
+            Console.WriteLine($"[{total.Elapsed.TotalSeconds,6:F0} s] {name} ...");
+            var clock = Stopwatch.StartNew();
+            var result = work();
+            phases[name] = clock.Elapsed.TotalSeconds;
+            Console.WriteLine($"[{total.Elapsed.TotalSeconds,6:F0} s] {name}: {phases[name]:F1} s");
+            return result;
         }
-        int size = architecture.Vision.ImageSize;
-        using var pixels = randn(1, 3, size, size);
 
-        clock.Restart();
-        using var features = model.EncodeImages(pixels);
-        double visionMs = clock.Elapsed.TotalMilliseconds;
-        Console.WriteLine($"vision ms       {visionMs:F0} (CLIP-L/14-336, 23 of 24 layers, + projector)");
+        using var rig = Phase("build model", () => LlavaPrefillRig.Build(architecture, textTokens, Console.WriteLine));
         Console.WriteLine($"threads         {get_num_threads()}");
+        var curve = a.Flag("cost-curve")
+            ? Phase("layer cost curve", () => rig.CostCurve(curvePoints, curveRepeats, Console.WriteLine))
+            : new SortedDictionary<int, double>();
 
-        var dims = architecture.Text;
-        var rows = new List<Row>();
-        foreach (var plan in plans)
+        var rows = new List<ScheduleRow>();
+        for (int i = 0; i < plans.Count; i++)
         {
-            double best = double.MaxValue, pruning = 0, reduceMs = 0;
-            long kv = 0, visualIn = 0, visualOut = 0, positions = 0;
-            IReadOnlyList<long> visualPerLayer = [], lengths = [];
-            bool finite = true;
-            for (int rep = 0; rep < repeats; rep++)
-            {
-                using var scope = NewDisposeScope();
-                MultimodalSequence sequence;
-                if (plan.PreLlm is { } reducer)
-                {
-                    clock.Restart();
-                    using var reduced = model.EncodeImages(pixels, reducer);
-                    reduceMs = reduced.ReductionMs;
-                    sequence = model.BuildSequence(ids, reduced.Features);
-                }
-                else sequence = model.BuildSequence(ids, features);
-                using var seq = sequence;
-                using var cache = KvCache.For(dims, 1, seq.Length + 1, ScalarType.BFloat16, CPU);
-                using var prefill = DecoderRunner.Prefill(model.LanguageModel, seq, cache, plan.Intra, plan.Positions);
-                finite &= prefill.LastLogits.isfinite().all().item<bool>();
-                if (prefill.PrefillMs < best) { best = prefill.PrefillMs; pruning = prefill.PruningMs; }
-                kv = cache.BytesInUse;
-                visualIn = prefill.VisualTokensIn; visualOut = prefill.VisualTokensOut; positions = seq.Length;
-                visualPerLayer = prefill.VisualTokensPerLayer; lengths = prefill.TokensPerLayer;
-            }
-            var row = new Row(plan.Name, visualIn, visualOut, visualPerLayer.Average(), positions, best, pruning, reduceMs, kv,
-                FlopCount.Paper(visualPerLayer, dims), FlopCount.ExactPrefill(lengths, dims), finite);
+            var (name, plan) = plans[i];
+            var row = Phase($"schedule {i + 1}/{plans.Count} {name}", () => rig.Measure(name, plan, repeats, decodeTokens));
             rows.Add(row);
-            Console.WriteLine($"done {row.Name}: prefill {row.PrefillMs:F0} ms");
+            Console.WriteLine($"  {name}: encode {row.EncodeMs:F0} ms, prefill {row.PrefillMs:F0} ms (pruning {row.PruningWorkMs:F0} ms), " +
+                              $"decode {row.DecodeTokensPerSecond:F2} tokens/s, visual {row.VisualIn} -> {row.VisualOut}");
         }
+        PrintTable(rows);
 
-        var baseline = rows.FirstOrDefault(r => r.Name == "unpruned") ?? rows[0];
-        Console.WriteLine();
-        Console.WriteLine($"{"schedule",-26} {"visual in",9} {"avg vis",8} {"prefill ms",11} {"pruning ms",11} {"speedup",8} {"paper FLOPs",12} {"exact FLOPs",12} {"KV MiB",8}");
-        foreach (var r in rows)
-            Console.WriteLine($"{r.Name,-26} {r.VisualIn,9} {r.AverageVisual,8:F1} {r.PrefillMs,11:F0} {r.PruningMs,11:F0} " +
-                              $"{baseline.PrefillMs / r.PrefillMs,7:F2}x {r.PaperFlops / 1e12,10:F3} T {r.ExactFlops / 1e12,10:F3} T {r.KvBytes / 1048576.0,8:F1}");
-        Console.WriteLine($"(vision tower + projector {visionMs:F0} ms per image, not in prefill; encoder-stage selection times are in 'reduce')");
-        foreach (var r in rows.Where(r => r.ReduceMs > 0))
-            Console.WriteLine($"reduce ms {r.Name}: {r.ReduceMs:F1}");
-
-        if (a.Flag("probe-costs")) ProbeCosts(model, ids, features);
-        Console.WriteLine($"peak RSS        {Rss("VmHWM"):F2} GiB (VmHWM)");
+        var pieces = a.Flag("probe-costs") ? Phase("pruner pieces", () => rig.Pieces(smoke ? 1 : 3, Console.WriteLine)) : null;
+        long peak = NativePeakRss.Bytes() ?? 0;
+        if (a.Value("json") is { } jsonPath)
+        {
+            var run = new PerfMeasurement(smoke ? "smoke" : "LLaVA-1.5-7B", MachineInfo.Current(get_num_threads()), rig.Dims.NumLayers,
+                rig.VisualTokens, textTokens, repeats, curve, rows, pieces, phases, peak);
+            File.WriteAllText(jsonPath, JsonSerializer.Serialize(run, new JsonSerializerOptions { WriteIndented = true }));
+            Console.WriteLine($"wrote {jsonPath}");
+        }
+        Console.WriteLine($"peak RSS        {peak / 1073741824.0:F2} GiB (VmHWM)");
+        Console.WriteLine($"total           {total.Elapsed.TotalSeconds:F0} s ({string.Join(", ", phases.Select(p => $"{p.Key} {p.Value:F0} s"))})");
         return rows.All(r => r.Finite) ? 0 : 1;
     }
 
-    sealed record Row(string Name, long VisualIn, long VisualOut, double AverageVisual, long Positions, double PrefillMs,
-                      double PruningMs, double ReduceMs, long KvBytes, long PaperFlops, long ExactFlops, bool Finite);
+    /// <summary>Cost-curve points of the smoke run (the same span as the real curve, fewer points).</summary>
+    public static readonly int[] SmokeCurvePoints = [22, 128, 636, 2988];
 
-    /// <summary>"unpruned", a schedule preset (PIO-FVLM), or a pruning config file (*.json, any method).</summary>
-    static PruningPlan PlanFor(string name) =>
-        name == "unpruned" ? PruningPlan.None
-        : name.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? PruningConfig.Load(name) with { Name = Path.GetFileNameWithoutExtension(name) }
-        : PioFvlmMethod.Create(new PioFvlmOptions { Schedule = SchedulePresets.Get(name).ToSchedule() });
+    /// <summary>A config file's schedule is named after the file (configs/pruning/fastv-64.json → fastv-64).</summary>
+    static string ScheduleName(string name) =>
+        name.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? Path.GetFileNameWithoutExtension(name) : name;
 
-    /// <summary>One PIO probe (full vs cheap) after layer 1 on the whole prompt, and one NMS selection, at the 7B shape.</summary>
-    static void ProbeCosts(LlavaForConditionalGeneration model, List<int> ids, Tensor features)
+    static void PrintTable(IReadOnlyList<ScheduleRow> rows)
     {
-        using var scope = NewDisposeScope();
-        using var seq = model.BuildSequence(ids, features);
-        var hidden = model.LanguageModel.RunLayers(seq.Embeddings, seq.PositionIds, null, 0, 1);
-        var state = new PrefillState(hidden, seq.PositionIds, seq.VisualSpans, seq.TokenIds, 1);
-        foreach (var probe in new[] { ProbeImplementation.Full, ProbeImplementation.Cheap })
-        {
-            var scorer = new GradientSaliency(GradientSaliencyOptions.Llava with { Probe = probe });
-            var times = new List<double>();
-            for (int i = 0; i < 3; i++)
-            {
-                using var inner = NewDisposeScope();
-                var c = Stopwatch.StartNew();
-                scorer.Score(state, model.LanguageModel);
-                times.Add(c.Elapsed.TotalMilliseconds);
-            }
-            Console.WriteLine($"probe {probe,-5}     median {times.Order().ElementAt(1):F0} ms of 3 (S = {seq.Length})");
-        }
-        var visual = VisualTokens.Features(state);
-        var scores = rand(visual.shape[0]);
-        foreach (int keep in new[] { 344, 218, 92 })
-        {
-            var times = new List<double>();
-            for (int i = 0; i < 5; i++)
-            {
-                var c = Stopwatch.StartNew();
-                new FeatureNms().Select(visual, scores, keep);
-                times.Add(c.Elapsed.TotalMilliseconds);
-            }
-            Console.WriteLine($"NMS keep {keep,-4}     median {times.Order().ElementAt(2):F1} ms of 5 (V = {visual.shape[0]}, d = {visual.shape[1]})");
-        }
+        var baseline = rows.FirstOrDefault(r => r.Name == "unpruned") ?? rows[0];
+        Console.WriteLine();
+        Console.WriteLine($"{"schedule",-20} {"avg vis",8} {"encode ms",10} {"prefill ms",11} {"pruning ms",11} {"speedup",8} {"paper FLOPs",12} {"KV MiB",8} {"decode tok/s",13}");
+        foreach (var r in rows)
+            Console.WriteLine($"{r.Name,-20} {r.AverageVisual,8:F1} {r.EncodeMs,10:F0} {r.PrefillMs,11:F0} {r.PruningWorkMs,11:F0} " +
+                              $"{baseline.PrefillMs / r.PrefillMs,7:F2}x {r.PaperFlops / 1e12,10:F3} T {r.KvBytes / 1048576.0,8:F1} {r.DecodeTokensPerSecond,13:F2}");
+        Console.WriteLine();
     }
 
-    static string? FindConfig()
+    static int[] ParsePoints(string list) =>
+        list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(p => int.TryParse(p, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) && n > 0
+                ? n : throw new UsageException($"--curve-points: '{p}' is not a positive token count")).ToArray();
+
+    static int Int(ArgReader a, string name, int fallback, int min)
     {
-        for (var dir = new DirectoryInfo(Environment.CurrentDirectory); dir != null; dir = dir.Parent)
-        {
-            string path = Path.Combine(dir.FullName, "PioFvlm.Tests", "TestData", "configs", "llava-1.5-7b-hf", "config.json");
-            if (File.Exists(path)) return path;
-        }
-        return null;
+        if (a.Value(name) is not { } text) return fallback;
+        if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) || value < min)
+            throw new UsageException($"--{name}: '{text}' is not an integer >= {min}");
+        return value;
     }
 
     static double AvailableGiB() => ReadKib("/proc/meminfo", "MemAvailable:") / 1048576.0;
-
-    static double Rss(string field) => ReadKib("/proc/self/status", field + ":") / 1048576.0;
 
     static long ReadKib(string file, string prefix)
     {
