@@ -11,12 +11,18 @@ namespace PioFvlm.Bench.Commands;
 /// </summary>
 public static class TrainDemoCommand
 {
-    const string Usage = "train-demo --out DIR [--steps N] [--batch N] [--seed N] [--lr X] [--threads N] [--eval-every N]";
+    const string Usage = "train-demo --out DIR [--steps N] [--batch N] [--seed N] [--lr X] [--threads N] [--eval-every N] [--curves-only]";
 
     public static int Run(string[] args)
     {
-        var a = new ArgReader(args, flags: [], valued: ["out", "steps", "batch", "seed", "lr", "threads", "eval-every", "stop-at"]);
+        var a = new ArgReader(args, flags: ["curves-only"], valued: ["out", "steps", "batch", "seed", "lr", "threads", "eval-every", "stop-at"]);
         string output = a.Value("out") ?? throw new UsageException($"--out DIR is required; usage: {Usage}");
+        if (a.Flag("curves-only"))
+        {
+            // Redraws the plots of a finished (or running) training from its log.
+            foreach (var png in TrainingCurves.Write(Path.Combine(output, "training-log.csv"), output)) Console.WriteLine($"wrote {png}");
+            return 0;
+        }
         var defaults = new DemoTrainingOptions { OutputDirectory = output };
         var options = defaults with
         {

@@ -37,6 +37,9 @@ public sealed record DemoTrainingOptions
     /// <summary>Train with the patch-label heads on the visual tokens (<see cref="PatchHeads"/>) besides the answer loss.</summary>
     public bool PatchSupervision { get; init; } = true;
 
+    /// <summary>Tests: return right after the checkpoint of this step, as if the process had been killed there.</summary>
+    public int? InterruptAfterStep { get; init; }
+
     /// <summary>Stop early once validation accuracy (all types) reaches this, checked at evaluations.</summary>
     public double StopAtAccuracy { get; init; } = 1.01;
 }
@@ -169,6 +172,11 @@ public sealed class DemoTrainer
             }
             if ((step + 1) % _o.CheckpointEvery == 0 && !last)
                 SaveCheckpoint(model, heads, optimizer, checkpointDir, step + 1);
+            if (_o.InterruptAfterStep == step + 1)
+            {
+                next?.Result.Dispose();
+                return accuracy;
+            }
             if (accuracy.TryGetValue("all", out double all) && all >= _o.StopAtAccuracy)
             {
                 log.WriteLine($"validation accuracy {100 * all:F1}% reached the stop threshold at step {step + 1}");
@@ -177,6 +185,7 @@ public sealed class DemoTrainer
         }
         next?.Result.Dispose();
         SaveWeights(model, Path.Combine(dir, "model.safetensors"));
+        TrainingCurves.Write(csv, dir);
         if (Directory.Exists(checkpointDir)) Directory.Delete(checkpointDir, recursive: true);
         log.WriteLine($"training done in {clock.Elapsed:hh\\:mm\\:ss}; model written to {dir}");
         return accuracy;

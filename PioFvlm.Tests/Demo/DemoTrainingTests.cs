@@ -1,0 +1,109 @@
+using PioFvlm.Bench.Demo;
+using PioFvlm.Core.IO;
+using PioFvlm.Models.Llava;
+using PioFvlm.Tests.TestSupport;
+using static TorchSharp.torch;
+
+namespace PioFvlm.Tests.Demo;
+
+/// <summary>
+/// The training path against the inference path, and resumption: the batched, right-padded training forward gives the
+/// logits the pipeline's own prefill gives each question alone; an interrupted run resumed from its checkpoint ends
+/// with the weights of an uninterrupted one; the saved folder loads as an ordinary checkpoint.
+/// </summary>
+[NonParallelizable]
+public class DemoTrainingTests
+{
+    internal static readonly DemoModelConfig Tiny = new()
+    {
+        ImageSize = 64, PatchSize = 16, VisionHidden = 16, VisionIntermediate = 32, VisionLayers = 2, VisionHeads = 2,
+        TextHidden = 32, TextIntermediate = 64, TextLayers = 3, TextHeads = 2, MaxPositions = 128,
+    };
+
+    [Test]
+    public void BatchedTrainingForwardEqualsThePipelinesPrefillPerQuestion()
+    {
+        using var dir = new TempDir();
+        using var pipeline = DemoTrainer.CreateModel(dir.Path, Tiny, seed: 5);
+        LlavaPipeline.Freeze(pipeline.Model);
+        var generator = new ShapesGenerator(new ShapesGeneratorOptions { ImageSize = Tiny.ImageSize });
+        var samples = generator.Samples(seed: 9, count: 4).ToList();     // four types: four question lengths
+        var builder = new DemoBatchBuilder(pipeline, generator);
+        using var batch = builder.Build(samples);
+        using var _ = no_grad();
+        using var logits = builder.TargetLogits(batch);
+        for (int b = 0; b < samples.Count; b++)
+        {
+            var image = ShapesRenderer.Render(samples[b].Scene);
+            using var inputs = pipeline.Prepare(pipeline.FormatPrompt(DemoBatchBuilder.PromptText(samples[b].Question)), [image]);
+            var (sequence, _) = pipeline.BuildSequence(inputs);
+            using var cache = pipeline.NewCache(sequence.Embeddings.shape[1]);
+            using var prefill = pipeline.Prefill(sequence, cache);
+            TensorAssert.Close(logits[batch.FirstTarget[b]], prefill.LastLogits.reshape(-1), 1e-5, 1e-4, $"sample {b} ({samples[b].Question.Type})");
+            sequence.Embeddings.Dispose();
+            sequence.PositionIds.Dispose();
+        }
+    }
+
+    [Test]
+    public void TargetsSitRightAfterTheirPredictingPosition()
+    {
+        using var dir = new TempDir();
+        using var pipeline = DemoTrainer.CreateModel(dir.Path, Tiny, seed: 5);
+        var generator = new ShapesGenerator(new ShapesGeneratorOptions { ImageSize = Tiny.ImageSize });
+        var samples = generator.Samples(seed: 9, count: 8).ToList();
+        using var batch = new DemoBatchBuilder(pipeline, generator).Build(samples);
+        var suffix = batch.SuffixIds.data<long>().ToArray();
+        long width = batch.SuffixIds.shape[1];
+        int visual = pipeline.Model.Architecture.TokensPerImage;
+        for (int t = 0; t < batch.TargetIds.Length; t++)
+        {
+            // The target is the id one position after the predicting logit, in the concatenated sequence.
+            long row = batch.TargetRows[t], next = batch.TargetPositions[t] + 1 - batch.PrefixIds.Length - visual;
+            Assert.That(suffix[row * width + next], Is.EqualTo(batch.TargetIds[t]), $"target {t}");
+        }
+        var eos = pipeline.Tokenizer.EosId;
+        Assert.That(batch.TargetIds.Count(id => id == eos), Is.EqualTo(samples.Count), "each answer ends with EOS");
+    }
+
+    [Test]
+    public void AnInterruptedRunResumesToTheSameWeights()
+    {
+        using var dir = new TempDir();
+        var options = new DemoTrainingOptions
+        {
+            OutputDirectory = Path.Combine(dir.Path, "straight"), Model = Tiny, Steps = 4, BatchSize = 4, WarmupSteps = 2,
+            ValidationCount = 8, EvaluateEvery = 2, CheckpointEvery = 2,
+        };
+        set_num_threads(1);
+        try
+        {
+            new DemoTrainer(options).Train(TextWriter.Null);
+            Assert.That(File.Exists(Path.Combine(options.OutputDirectory, TrainingCurves.AccuracyFile)), "training curves plotted");
+            var resumed = options with { OutputDirectory = Path.Combine(dir.Path, "resumed") };
+            new DemoTrainer(resumed with { InterruptAfterStep = 2 }).Train(TextWriter.Null);
+            Assert.That(File.Exists(Path.Combine(resumed.OutputDirectory, "checkpoint", "step.json")), "the interrupted run left its checkpoint");
+            Assert.That(File.Exists(Path.Combine(resumed.OutputDirectory, "model.safetensors")), Is.False, "no final model from an interrupted run");
+            var log = new StringWriter();
+            new DemoTrainer(resumed).Train(log);
+            Assert.That(log.ToString(), Does.Contain("resuming from the checkpoint at step 2"));
+
+            using var a = CheckpointSource.Open(Path.Combine(options.OutputDirectory, "model.safetensors"));
+            using var b = CheckpointSource.Open(Path.Combine(resumed.OutputDirectory, "model.safetensors"));
+            Assert.That(b.Entries.Keys, Is.EquivalentTo(a.Entries.Keys));
+            foreach (var name in a.Entries.Keys)
+            {
+                using var x = a.Load(name);
+                using var y = b.Load(name);
+                TensorAssert.Close(y, x, 1e-6, 1e-5, name);
+            }
+            // The finished folder is an ordinary llava-hf checkpoint.
+            using var loaded = LlavaPipeline.FromPretrained(resumed.OutputDirectory);
+            Assert.That(loaded.Model.Architecture.TokensPerImage, Is.EqualTo(16));
+        }
+        finally
+        {
+            set_num_threads(Environment.ProcessorCount);
+        }
+    }
+}
