@@ -21,6 +21,9 @@ public sealed class DemoBatch : IDisposable
     /// <summary>Per batch row: the index into the target arrays of its first answer token.</summary>
     public required int[] FirstTarget { get; init; }
 
+    /// <summary>Per batch row: how many targets (answer tokens + EOS) the first turn, the harness's question, has.</summary>
+    public required int[] FirstTurnTargets { get; init; }
+
     /// <summary>Training-only patch labels [B, patches] (see <see cref="PatchLabels"/>): covering shape class, and whether a shape's centre lies in the patch.</summary>
     public required Tensor PatchClass { get; init; }
     public required Tensor PatchCentre { get; init; }
@@ -46,7 +49,15 @@ public sealed class DemoBatchBuilder(LlavaPipeline pipeline, ShapesGenerator gen
     /// <summary>The full question text the harness sends: the question, a newline, LLaVA's short-answer instruction.</summary>
     public static string PromptText(ShapesQuestion q) => q.Text + "\n" + ShapesWords.ShortAnswer;
 
-    public DemoBatch Build(IReadOnlyList<ShapesSample> samples)
+    /// <summary>One single-turn item per sample: exactly what the harness asks.</summary>
+    public DemoBatch Build(IReadOnlyList<ShapesSample> samples) => Build(samples, samples.Select(_ => (IReadOnlyList<ShapesQuestion>)[]).ToList());
+
+    /// <summary>
+    /// Items whose first turn is exactly the harness's single-turn prompt, followed (training only) by further turns
+    /// about the same image, "USER: {q} ASSISTANT: {a}&lt;/s&gt;" each (without the short-answer line, to keep them short):
+    /// more answers to learn from per image encoded.
+    /// </summary>
+    public DemoBatch Build(IReadOnlyList<ShapesSample> samples, IReadOnlyList<IReadOnlyList<ShapesQuestion>> extraTurns)
     {
         var images = samples.Select(s => ShapesRenderer.Render(s.Scene)).ToList();
         long[]? prefix = null;
@@ -55,6 +66,7 @@ public sealed class DemoBatchBuilder(LlavaPipeline pipeline, ShapesGenerator gen
         var positions = new List<long>();
         var targets = new List<long>();
         var first = new int[samples.Count];
+        var firstLength = new int[samples.Count];
         int visual = pipeline.Model.Architecture.TokensPerImage;
         for (int b = 0; b < samples.Count; b++)
         {
@@ -64,15 +76,22 @@ public sealed class DemoBatchBuilder(LlavaPipeline pipeline, ShapesGenerator gen
             if (prefix is null) prefix = head;
             else if (!prefix.SequenceEqual(head)) throw new InvalidOperationException("prompts differ before the image; the batch layout needs one shared prefix");
             var suffix = ids.Skip(image + 1).Select(i => (long)i).ToList();
-            var answer = pipeline.Tokenizer.Encode(samples[b].Question.Answer, addBos: false).Select(i => (long)i).Append(pipeline.Tokenizer.EosId).ToList();
             first[b] = targets.Count;
-            for (int t = 0; t < answer.Count; t++)
+            var turns = extraTurns[b].Prepend(samples[b].Question).ToList();
+            for (int turn = 0; turn < turns.Count; turn++)
             {
-                rows.Add(b);
-                positions.Add(prefix.Length + visual + suffix.Count - 1 + t);   // the logit at the previous token predicts it
-                targets.Add(answer[t]);
+                if (turn > 0)
+                    suffix.AddRange(pipeline.Tokenizer.Encode($"USER: {turns[turn].Text} ASSISTANT:", addBos: false).Select(i => (long)i));
+                var answer = pipeline.Tokenizer.Encode(turns[turn].Answer, addBos: false).Select(i => (long)i).Append(pipeline.Tokenizer.EosId).ToList();
+                if (turn == 0) firstLength[b] = answer.Count;
+                for (int t = 0; t < answer.Count; t++)
+                {
+                    rows.Add(b);
+                    positions.Add(prefix.Length + visual + suffix.Count - 1 + t);   // the logit at the previous token predicts it
+                    targets.Add(answer[t]);
+                }
+                suffix.AddRange(answer);
             }
-            suffix.AddRange(answer);
             suffixes.Add(suffix);
         }
         int length = suffixes.Max(s => s.Count);
@@ -97,6 +116,7 @@ public sealed class DemoBatchBuilder(LlavaPipeline pipeline, ShapesGenerator gen
             TargetPositions = positions.ToArray(),
             TargetIds = targets.ToArray(),
             FirstTarget = first,
+            FirstTurnTargets = firstLength,
         };
     }
 
@@ -163,7 +183,7 @@ public sealed class DemoBatchBuilder(LlavaPipeline pipeline, ShapesGenerator gen
             var predicted = TargetLogits(batch).argmax(-1).data<long>().ToArray();
             for (int i = 0; i < slice.Count; i++)
             {
-                int from = batch.FirstTarget[i], to = i + 1 < slice.Count ? batch.FirstTarget[i + 1] : batch.TargetIds.Length;
+                int from = batch.FirstTarget[i], to = from + batch.FirstTurnTargets[i];
                 bool ok = Enumerable.Range(from, to - from).All(t => predicted[t] == batch.TargetIds[t]);
                 string type = slice[i].Question.Type;
                 total[type]++;

@@ -18,7 +18,7 @@ public sealed record DemoModelConfig
     public int TextHidden { get; init; } = 128;
     public int TextIntermediate { get; init; } = 344;
     public int TextLayers { get; init; } = 8;
-    public int TextHeads { get; init; } = 4;
+    public int TextHeads { get; init; } = 8;
     public int MaxPositions { get; init; } = 512;
 
     public int VisualTokens => ImageSize / PatchSize * (ImageSize / PatchSize);

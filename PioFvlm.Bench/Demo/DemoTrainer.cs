@@ -26,13 +26,16 @@ public sealed record DemoTrainingOptions
     /// <summary>The generator seed of the validation questions scored during training (never the held-out test seed).</summary>
     public int ValidationDataSeed { get; init; } = 2;
     public int ValidationCount { get; init; } = 256;
-    public int Steps { get; init; } = 2000;
+    public int Steps { get; init; } = 1800;
     public int BatchSize { get; init; } = 32;
     public double LearningRate { get; init; } = 1.5e-3;
     public int WarmupSteps { get; init; } = 200;
     public double WeightDecay { get; init; } = 0.01;
     public int EvaluateEvery { get; init; } = 200;
     public int CheckpointEvery { get; init; } = 100;
+
+    /// <summary>Further questions about each training image after the first (multi-turn items; 0 = single turn).</summary>
+    public int ExtraTurns { get; init; } = 3;
 
     /// <summary>Train with the patch-label heads on the visual tokens (<see cref="PatchHeads"/>) besides the answer loss.</summary>
     public bool PatchSupervision { get; init; } = true;
@@ -133,11 +136,9 @@ public sealed class DemoTrainer
         Task<DemoBatch>? next = null;
         for (int step = startStep; step < _o.Steps; step++)
         {
-            var batch = next?.Result ?? batches.Build(_generator.Samples(_o.TrainDataSeed, _o.BatchSize, step * _o.BatchSize).ToList());
+            var batch = next?.Result ?? TrainingBatch(batches, step);
             int following = step + 1;
-            next = following < _o.Steps
-                ? Task.Run(() => batches.Build(_generator.Samples(_o.TrainDataSeed, _o.BatchSize, following * _o.BatchSize).ToList()))
-                : null;
+            next = following < _o.Steps ? Task.Run(() => TrainingBatch(batches, following)) : null;
             double lr = LearningRateAt(step);
             foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
             using (var scope = NewDisposeScope())
@@ -189,6 +190,12 @@ public sealed class DemoTrainer
         if (Directory.Exists(checkpointDir)) Directory.Delete(checkpointDir, recursive: true);
         log.WriteLine($"training done in {clock.Elapsed:hh\\:mm\\:ss}; model written to {dir}");
         return accuracy;
+    }
+
+    DemoBatch TrainingBatch(DemoBatchBuilder batches, int step)
+    {
+        var samples = _generator.Samples(_o.TrainDataSeed, _o.BatchSize, step * _o.BatchSize).ToList();
+        return batches.Build(samples, samples.Select(s => _generator.FollowUps(_o.TrainDataSeed, s, _o.ExtraTurns)).ToList());
     }
 
     /// <summary>Linear warm-up to the peak, then cosine decay to 5 % of it at the last step.</summary>

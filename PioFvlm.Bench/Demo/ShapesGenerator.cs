@@ -42,6 +42,47 @@ public sealed class ShapesGenerator(ShapesGeneratorOptions options)
         for (int i = first; i < first + count; i++) yield return Sample(seed, i);
     }
 
+    /// <summary>
+    /// Further questions about an item's scene, for multi-turn training: any type whose answer the scene defines
+    /// (colour and position need exactly one shape of the kind, position one clear of the middle fifth; counts 1-3).
+    /// A pure function of (seed, item index).
+    /// </summary>
+    public IReadOnlyList<ShapesQuestion> FollowUps(int seed, ShapesSample sample, int count)
+    {
+        var rng = new Random(unchecked(seed * 7_777_777 + sample.Index * 31 + 5));
+        var objects = sample.Scene.Objects;
+        int size = sample.Scene.Size;
+        var candidates = new List<ShapesQuestion>();
+        foreach (var kind in Kinds)
+        {
+            var ofKind = objects.Where(o => o.Kind == kind).ToList();
+            foreach (var colour in Colours)
+            {
+                bool yes = ofKind.Any(o => o.Colour == colour);
+                candidates.Add(new ShapesQuestion(ShapesQuestionType.Exist, $"Is there a {ShapesWords.Name(colour)} {ShapesWords.Name(kind)} in the image?", yes ? "yes" : "no"));
+            }
+            if (ofKind.Count is >= 1 and <= 3)
+                candidates.Add(new ShapesQuestion(ShapesQuestionType.Count, $"How many {ShapesWords.Plural(kind)} are there?",
+                    ofKind.Count.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            if (ofKind.Count != 1) continue;
+            candidates.Add(new ShapesQuestion(ShapesQuestionType.Colour, $"What color is the {ShapesWords.Name(kind)}?", ShapesWords.Name(ofKind[0].Colour)));
+            if (ofKind[0].X <= 0.4 * size || ofKind[0].X >= 0.6 * size)
+                candidates.Add(new ShapesQuestion(ShapesQuestionType.Position, $"Is the {ShapesWords.Name(kind)} on the left or right side of the image?",
+                    ofKind[0].X <= 0.4 * size ? "left" : "right"));
+        }
+        // Draw a type first (exist questions outnumber the rest), then a question of that type; no repeats.
+        var result = new List<ShapesQuestion>();
+        for (int i = 0; i < count; i++)
+        {
+            var types = candidates.Where(c => !result.Contains(c) && c != sample.Question).Select(c => c.Type).Distinct().ToList();
+            if (types.Count == 0) break;
+            string type = types[rng.Next(types.Count)];
+            var ofType = candidates.Where(c => c.Type == type && !result.Contains(c) && c != sample.Question).ToList();
+            result.Add(ofType[rng.Next(ofType.Count)]);
+        }
+        return result;
+    }
+
     (ShapesScene Scene, ShapesQuestion Question)? Exist(Random rng, int round)
     {
         var kind = Pick(rng, Kinds);

@@ -29,7 +29,8 @@ public class DemoTrainingTests
         var generator = new ShapesGenerator(new ShapesGeneratorOptions { ImageSize = Tiny.ImageSize });
         var samples = generator.Samples(seed: 9, count: 4).ToList();     // four types: four question lengths
         var builder = new DemoBatchBuilder(pipeline, generator);
-        using var batch = builder.Build(samples);
+        // Follow-up turns come after the first answer, so (causal attention) they must not change its logits.
+        using var batch = builder.Build(samples, samples.Select((s, i) => generator.FollowUps(9, s, i)).ToList());
         using var _ = no_grad();
         using var logits = builder.TargetLogits(batch);
         for (int b = 0; b < samples.Count; b++)
@@ -52,7 +53,8 @@ public class DemoTrainingTests
         using var pipeline = DemoTrainer.CreateModel(dir.Path, Tiny, seed: 5);
         var generator = new ShapesGenerator(new ShapesGeneratorOptions { ImageSize = Tiny.ImageSize });
         var samples = generator.Samples(seed: 9, count: 8).ToList();
-        using var batch = new DemoBatchBuilder(pipeline, generator).Build(samples);
+        var followUps = samples.Select(s => generator.FollowUps(9, s, 2)).ToList();
+        using var batch = new DemoBatchBuilder(pipeline, generator).Build(samples, followUps);
         var suffix = batch.SuffixIds.data<long>().ToArray();
         long width = batch.SuffixIds.shape[1];
         int visual = pipeline.Model.Architecture.TokensPerImage;
@@ -63,7 +65,12 @@ public class DemoTrainingTests
             Assert.That(suffix[row * width + next], Is.EqualTo(batch.TargetIds[t]), $"target {t}");
         }
         var eos = pipeline.Tokenizer.EosId;
-        Assert.That(batch.TargetIds.Count(id => id == eos), Is.EqualTo(samples.Count), "each answer ends with EOS");
+        Assert.That(batch.TargetIds.Count(id => id == eos), Is.EqualTo(samples.Count + followUps.Sum(f => f.Count)), "each answer ends with EOS");
+        for (int b = 0; b < samples.Count; b++)
+        {
+            var firstTurn = batch.TargetIds.Skip(batch.FirstTarget[b]).Take(batch.FirstTurnTargets[b]).Select(i => (int)i).ToList();
+            Assert.That(pipeline.Tokenizer.Decode(firstTurn), Is.EqualTo(samples[b].Question.Answer), $"row {b}: first-turn targets");
+        }
     }
 
     [Test]

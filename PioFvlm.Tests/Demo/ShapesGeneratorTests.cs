@@ -12,25 +12,46 @@ public class ShapesGeneratorTests
     static readonly ShapesGenerator Generator = new(new ShapesGeneratorOptions());
     static readonly IReadOnlyList<ShapesSample> Samples = Generator.Samples(seed: 11, count: 480).ToList();
 
+    /// <summary>The answer a reader of the scene gives; "ambiguous"/"middle" where the question would be ill-posed.</summary>
+    static string ExpectedAnswer(ShapesScene scene, ShapesQuestion q)
+    {
+        var objects = scene.Objects;
+        var kind = Enum.GetValues<ShapeKind>().Single(k => q.Text.Contains(" " + ShapesWords.Name(k)));
+        var ofKind = objects.Where(o => o.Kind == kind).ToList();
+        return q.Type switch
+        {
+            ShapesQuestionType.Exist => objects.Any(o => o.Kind == kind && q.Text.Contains($" {ShapesWords.Name(o.Colour)} {ShapesWords.Name(kind)} ")) ? "yes" : "no",
+            ShapesQuestionType.Colour => ofKind.Count == 1 ? ShapesWords.Name(ofKind[0].Colour) : "ambiguous",
+            ShapesQuestionType.Count => ofKind.Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ShapesQuestionType.Position => ofKind.Count != 1 ? "ambiguous" : ofKind[0].X <= 0.4 * scene.Size ? "left" : ofKind[0].X >= 0.6 * scene.Size ? "right" : "middle",
+            _ => throw new AssertionException($"unknown type {q.Type}"),
+        };
+    }
+
     [Test]
     public void EveryAnswerFollowsFromTheScene()
     {
         foreach (var s in Samples)
+            Assert.That(s.Question.Answer, Is.EqualTo(ExpectedAnswer(s.Scene, s.Question)), $"item {s.Index}: {s.Question.Text}");
+    }
+
+    [Test]
+    public void FollowUpQuestionsAreWellPosedDistinctAndRepeatable()
+    {
+        var types = new HashSet<string>();
+        foreach (var s in Samples.Take(100))
         {
-            var q = s.Question;
-            var objects = s.Scene.Objects;
-            var kind = Enum.GetValues<ShapeKind>().Single(k => q.Text.Contains(" " + ShapesWords.Name(k)));
-            var ofKind = objects.Where(o => o.Kind == kind).ToList();
-            string expected = q.Type switch
+            var followUps = Generator.FollowUps(11, s, 3);
+            Assert.That(followUps, Has.Count.EqualTo(3), $"item {s.Index}");
+            Assert.That(followUps.Append(s.Question).Distinct().Count(), Is.EqualTo(4), $"item {s.Index}: repeated question");
+            foreach (var q in followUps)
             {
-                ShapesQuestionType.Exist => objects.Any(o => o.Kind == kind && q.Text.Contains($" {ShapesWords.Name(o.Colour)} {ShapesWords.Name(kind)} ")) ? "yes" : "no",
-                ShapesQuestionType.Colour => ofKind.Count == 1 ? ShapesWords.Name(ofKind[0].Colour) : "ambiguous",
-                ShapesQuestionType.Count => ofKind.Count.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ShapesQuestionType.Position => ofKind.Count != 1 ? "ambiguous" : ofKind[0].X <= 0.4 * s.Scene.Size ? "left" : ofKind[0].X >= 0.6 * s.Scene.Size ? "right" : "middle",
-                _ => throw new AssertionException($"unknown type {q.Type}"),
-            };
-            Assert.That(q.Answer, Is.EqualTo(expected), $"item {s.Index}: {q.Text}");
+                Assert.That(q.Answer, Is.EqualTo(ExpectedAnswer(s.Scene, q)), $"item {s.Index}: {q.Text}");
+                types.Add(q.Type);
+            }
+            Assert.That(Generator.FollowUps(11, s, 3), Is.EqualTo(followUps));
         }
+        Assert.That(types, Is.EquivalentTo(ShapesQuestionType.All));
     }
 
     [Test]
