@@ -94,7 +94,8 @@ public static class DemoCommand
 
         string md = Path.Combine(run.Output.Directory, "demo-report.md");
         string csv = Path.Combine(run.Output.Directory, "demo-report.csv");
-        string text = Markdown(table, count, settings.Seed, run, clock.Elapsed);
+        int visualTokens = model.Vision!.PatchesPerSide * model.Vision.PatchesPerSide;
+        string text = Markdown(table, count, settings.Seed, run, visualTokens, clock.Elapsed);
         AtomicFile.WriteAllText(md, text);
         AtomicFile.WriteAllText(csv, DemoReport.Csv(table));
         Console.WriteLine();
@@ -105,14 +106,14 @@ public static class DemoCommand
         return 0;
     }
 
-    static string Markdown(IReadOnlyList<DemoRow> table, int count, int seed, RunOptions run, TimeSpan elapsed)
+    static string Markdown(IReadOnlyList<DemoRow> table, int count, int seed, RunOptions run, int visualTokens, TimeSpan elapsed)
     {
         var sb = new StringBuilder();
         sb.AppendLine("# PioFvlm demo: visual-token pruning on the shapes benchmark").AppendLine();
         sb.AppendLine(CultureInfo.InvariantCulture, $"Model: `{Path.GetFileName(run.Model.Path)}` ({run.Model.DType}, {run.Model.Device}). " +
                       $"Questions: {count} held-out, generator seed {seed} (never used in training); types cycle exist, colour, count, position (25 % each). " +
                       $"Machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}; date {DateTime.UtcNow:yyyy-MM-dd}; wall time {elapsed:mm\\:ss}.").AppendLine();
-        sb.AppendLine("Budget = visual tokens kept, as a share of the 256 the model sees; intra-LLM methods keep them from layer 1 on (PIO-FVLM: the " +
+        sb.AppendLine("Budget = visual tokens kept, as a share of the " + visualTokens.ToString(CultureInfo.InvariantCulture) + " the model sees; intra-LLM methods keep them from layer 1 on (PIO-FVLM: the " +
                       "average over its three stages), VisionZip before the LLM. 'visual tokens / layer' averages over all decoder layers. " +
                       "Prefill = decoder layers + pruning work (vision tower excluded); speedup vs KeepAll in the same run.").AppendLine();
         sb.Append(DemoReport.Table(table));

@@ -158,7 +158,10 @@ public sealed class DemoBatchBuilder(LlavaPipeline pipeline, ShapesGenerator gen
         var total = answer;
         if (auxiliary is not null)
         {
-            var (classLogits, centreLogits) = auxiliary.forward(visual);
+            // On the RMS-normalised tokens, as the decoder's first norm sees them: labels read from raw features
+            // let one large direction shared by every token grow, which the decoder's norm then flattens away.
+            var normed = visual * (visual.pow(2).mean([-1], keepdim: true) + 1e-5).rsqrt();
+            var (classLogits, centreLogits) = auxiliary.forward(normed);
             var patchClass = nn.functional.cross_entropy(classLogits.reshape(-1, classLogits.shape[^1]), batch.PatchClass.reshape(-1));
             var centre = nn.functional.binary_cross_entropy_with_logits(centreLogits.reshape(-1), batch.PatchCentre.reshape(-1));
             total = answer + patchClass + centre;

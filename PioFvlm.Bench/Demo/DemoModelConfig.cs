@@ -10,7 +10,7 @@ namespace PioFvlm.Bench.Demo;
 public sealed record DemoModelConfig
 {
     public int ImageSize { get; init; } = 128;
-    public int PatchSize { get; init; } = 8;
+    public int PatchSize { get; init; } = 16;
     public int VisionHidden { get; init; } = 96;
     public int VisionIntermediate { get; init; } = 384;
     public int VisionLayers { get; init; } = 3;

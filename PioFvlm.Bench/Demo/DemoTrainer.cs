@@ -26,7 +26,7 @@ public sealed record DemoTrainingOptions
     /// <summary>The generator seed of the validation questions scored during training (never the held-out test seed).</summary>
     public int ValidationDataSeed { get; init; } = 2;
     public int ValidationCount { get; init; } = 256;
-    public int Steps { get; init; } = 1800;
+    public int Steps { get; init; } = 2500;
     public int BatchSize { get; init; } = 32;
     public double LearningRate { get; init; } = 1.5e-3;
     public int WarmupSteps { get; init; } = 200;

@@ -1,0 +1,47 @@
+using System.Globalization;
+using PioFvlm.Tests.CommandLine;
+using PioFvlm.Tests.Pruning;
+using PioFvlm.Tests.TestSupport;
+
+namespace PioFvlm.Tests.Demo;
+
+/// <summary>The main job end to end on the shipped model, on a few generated questions.</summary>
+[NonParallelizable]
+public class DemoCommandTests
+{
+    [Test]
+    public void DemoAnswersWithEveryMethodAndWritesTheTable()
+    {
+        using var dir = new TempDir();
+        string config = Path.Combine(FastVTests.RepoRoot(), "configs", "demo.json");
+        var (rc, stdout, stderr) = CliRunner.Run("demo", config, "--count", "24",
+            $"--Run:Output:Directory={dir.File("out")}", $"--Run:Eval:Dataset={dir.File("data/questions.jsonl")}");
+        Assert.That(rc, Is.EqualTo(0), stderr);
+        string report = File.ReadAllText(dir.File("out/demo-report.md"));
+        var rows = report.Split('\n').Where(l => l.StartsWith("| ", StringComparison.Ordinal)).ToList();
+        string[] families = ["PioFvlm", "Random", "FastV", "DART", "VisionZip"];
+        foreach (var family in families)
+            foreach (var budget in new[] { "33.3", "22.2", "11.1" })
+                Assert.That(rows.Any(r => r.StartsWith($"| {family}-{budget} | {budget}% |", StringComparison.Ordinal)), $"{family}-{budget} row in\n{report}");
+        Assert.That(rows.Any(r => r.StartsWith("| KeepAll, image blanked |", StringComparison.Ordinal)), "blank-image control row");
+        Assert.That(stdout, Does.Contain("demo-report.md"));
+        Assert.That(File.Exists(dir.File("out/score-vs-tokens.png")));
+
+        // The shipped model sees: unpruned, it answers most of these questions (the full 1,000-question figure is in
+        // the README); with the image blanked it cannot.
+        double Score(string method) => double.Parse(rows.Single(r => r.StartsWith($"| {method} |", StringComparison.Ordinal)).Split('|')[3], CultureInfo.InvariantCulture);
+        Assert.That(Score("KeepAll"), Is.GreaterThanOrEqualTo(75));
+        Assert.That(Score("KeepAll, image blanked"), Is.LessThan(Score("KeepAll") - 20));
+    }
+
+    [Test]
+    public void AConfigWithoutTheDemoSectionIsRefusedByName()
+    {
+        using var dir = new TempDir();
+        string config = dir.File("demo.json");
+        File.WriteAllText(config, """{ "Run": { "Model": { "Path": "m" }, "Eval": { "Dataset": "d/questions.jsonl", "Benchmark": "shapes", "Annotations": "a" }, "Output": { "Directory": "o" } } }""");
+        var (rc, _, stderr) = CliRunner.Run("demo", config);
+        Assert.That(rc, Is.EqualTo(1));
+        Assert.That(stderr, Does.Contain("no Demo section"));
+    }
+}
