@@ -48,7 +48,7 @@ public static class DemoReport
     [
         r.Method, r.Budget.Length == 0 ? "100%" : r.Budget.TrimEnd('%') + "%", F(r.Score, "F1"),
         .. ShapesQuestionType.All.Select(t => F(r.PerType[t], "F1")),
-        F(r.Retention, "F1"), F(r.VisualTokens, "F1"), F(r.PrefillMs, "F2"), F(r.PrefillSpeedup, "F2") + "x", F(r.PaperGflops, "F3"), F(r.KvMiB, "F3"),
+        F(r.Retention, "F1"), F(r.VisualTokens, "F1"), F(r.PrefillMs, "F2"), (double.IsNaN(r.PrefillSpeedup) ? "–" : F(r.PrefillSpeedup, "F2") + "x"), F(r.PaperGflops, "F3"), F(r.KvMiB, "F3"),
     ];
 
     static string F(double? v, string format) => v is double d && !double.IsNaN(d) ? d.ToString(format, CultureInfo.InvariantCulture) : "–";

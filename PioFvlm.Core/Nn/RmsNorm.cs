@@ -17,12 +17,17 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     /// <summary>Epsilon added to the mean square.</summary>
     public double Eps { get; }
 
+    /// <summary>eps as one long-lived Scalar: a temporary Scalar made per call can be finalised by the GC while the
+    /// native add still reads it (seen as "Expected false to be true" from c10 Scalar::toFloat under GC pressure).</summary>
+    readonly Scalar _eps;
+
     /// <summary>The learned per-channel scale, key <c>weight</c>.</summary>
     public Parameter Weight => _weight;
 
     public RmsNorm(string name, long size, double eps, Device? device = null, ScalarType? dtype = null) : base(name)
     {
         Eps = eps;
+        _eps = eps;
         _weight = new Parameter(ones(size, dtype: dtype ?? ScalarType.Float32, device: device).DetachFromDisposeScope());
         RegisterComponents();
     }
@@ -34,8 +39,8 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
             throw new ArgumentException($"RmsNorm '{GetName()}': last dimension of input [{string.Join(", ", input.shape)}] != weight size {_weight.shape[0]}");
         var computeType = input.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
         var x = input.to_type(computeType);
-        var variance = x.pow(2).mean([-1], keepdim: true);
-        var normed = (x * (variance + Eps).rsqrt()).to_type(input.dtype);
+        var variance = x.square().mean([-1], keepdim: true);
+        var normed = (x * variance.add(_eps).rsqrt()).to_type(input.dtype);
         return (_weight * normed).MoveToOuterDisposeScope();
     }
 }
