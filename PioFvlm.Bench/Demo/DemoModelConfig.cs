@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using PioFvlm.Core.Vision;
 
 namespace PioFvlm.Bench.Demo;
 
@@ -76,19 +75,5 @@ public sealed record DemoModelConfig
     };
 
     /// <summary>preprocessor_config.json: CLIPImageProcessor at the demo size (images are generated at that size).</summary>
-    public JsonObject PreprocessorJson() => new()
-    {
-        ["crop_size"] = new JsonObject { ["height"] = ImageSize, ["width"] = ImageSize },
-        ["do_center_crop"] = true,
-        ["do_convert_rgb"] = true,
-        ["do_normalize"] = true,
-        ["do_rescale"] = true,
-        ["do_resize"] = true,
-        ["image_mean"] = new JsonArray(ClipImageProcessorOptions.OpenAiClipMean.Select(v => (JsonNode)v).ToArray()),
-        ["image_processor_type"] = "CLIPImageProcessor",
-        ["image_std"] = new JsonArray(ClipImageProcessorOptions.OpenAiClipStd.Select(v => (JsonNode)v).ToArray()),
-        ["resample"] = 3,
-        ["rescale_factor"] = 1 / 255.0,
-        ["size"] = new JsonObject { ["shortest_edge"] = ImageSize },
-    };
+    public JsonObject PreprocessorJson() => Models.Llava.TinyLlava.PreprocessorJson(ImageSize);
 }

@@ -283,10 +283,10 @@ public static class TinyLlava
         return ClipVisionConfig.Parse(new ConfigReader(doc.RootElement, "tiny-clip/config.json", "vision_config"), new ClipVisionConfig());
     }
 
-    /// <summary>CLIPImageProcessor at the tiny scale: shortest edge 28, centre crop 28, bicubic, OpenAI CLIP statistics.</summary>
-    public static JsonObject PreprocessorJson() => new()
+    /// <summary>CLIPImageProcessor config at <paramref name="size"/> px: shortest edge and centre crop <paramref name="size"/>, bicubic, OpenAI CLIP statistics.</summary>
+    public static JsonObject PreprocessorJson(int size = 28) => new()
     {
-        ["crop_size"] = new JsonObject { ["height"] = 28, ["width"] = 28 },
+        ["crop_size"] = new JsonObject { ["height"] = size, ["width"] = size },
         ["do_center_crop"] = true,
         ["do_convert_rgb"] = true,
         ["do_normalize"] = true,
@@ -297,7 +297,7 @@ public static class TinyLlava
         ["image_std"] = new JsonArray(ClipImageProcessorOptions.OpenAiClipStd.Select(v => (JsonNode)v).ToArray()),
         ["resample"] = 3,
         ["rescale_factor"] = 1 / 255.0,
-        ["size"] = new JsonObject { ["shortest_edge"] = 28 },
+        ["size"] = new JsonObject { ["shortest_edge"] = size },
     };
 
     /// <summary>
