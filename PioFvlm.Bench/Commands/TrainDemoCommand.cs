@@ -11,11 +11,11 @@ namespace PioFvlm.Bench.Commands;
 /// </summary>
 public static class TrainDemoCommand
 {
-    const string Usage = "train-demo --out DIR [--steps N] [--batch N] [--seed N] [--lr X] [--threads N] [--eval-every N] [--curves-only]";
+    const string Usage = "train-demo --out DIR [--steps N] [--batch N] [--seed N] [--lr X] [--threads N] [--eval-every N] [--warmup N] [--data-seed N] [--column-labels] [--init-from MODEL_DIR] [--stop-at ACC] [--curves-only]";
 
     public static int Run(string[] args)
     {
-        var a = new ArgReader(args, flags: ["curves-only"], valued: ["out", "steps", "batch", "seed", "lr", "threads", "eval-every", "stop-at"]);
+        var a = new ArgReader(args, flags: ["curves-only", "column-labels"], valued: ["out", "steps", "batch", "seed", "lr", "threads", "eval-every", "stop-at", "init-from", "warmup", "data-seed"]);
         string output = a.Value("out") ?? throw new UsageException($"--out DIR is required; usage: {Usage}");
         if (a.Flag("curves-only"))
         {
@@ -32,15 +32,24 @@ public static class TrainDemoCommand
             EvaluateEvery = Int(a, "eval-every", defaults.EvaluateEvery),
             LearningRate = Double(a, "lr", defaults.LearningRate),
             StopAtAccuracy = Double(a, "stop-at", defaults.StopAtAccuracy),
+            WarmupSteps = Int(a, "warmup", defaults.WarmupSteps),
+            TrainDataSeed = Int(a, "data-seed", defaults.TrainDataSeed),
+            ColumnLabels = a.Flag("column-labels"),
+            InitialWeights = a.Value("init-from") is { } from ? RequireModelFolder(from) : null,
         };
         TorchRuntime.EnsureLoaded();
         int threads = Int(a, "threads", Environment.ProcessorCount);
         TorchSharp.torch.set_num_threads(threads);
-        Console.WriteLine($"training the demo model into {output}: {options.Steps} steps x batch {options.BatchSize}, seed {options.Seed}, peak lr {options.LearningRate}, {threads} threads");
+        Console.WriteLine($"training the demo model into {output}: {options.Steps} steps x batch {options.BatchSize}, seed {options.Seed}, peak lr {options.LearningRate}, {threads} threads" +
+            (options.ColumnLabels ? ", column labels" : "") + (options.InitialWeights is { } w ? $", starting from {w}" : ""));
         var accuracy = new DemoTrainer(options).Train(Console.Out);
         Console.WriteLine("final validation accuracy: " + string.Join("  ", accuracy.Select(kv => $"{kv.Key} {100 * kv.Value:F1}%")));
         return 0;
     }
+
+    static string RequireModelFolder(string folder) =>
+        File.Exists(Path.Combine(folder, "model.safetensors")) ? folder
+            : throw new UsageException($"--init-from {folder}: no model.safetensors in that folder");
 
     static int Int(ArgReader a, string name, int fallback)
     {

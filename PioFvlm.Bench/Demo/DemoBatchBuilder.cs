@@ -161,10 +161,16 @@ public sealed class DemoBatchBuilder(LlavaPipeline pipeline, ShapesGenerator gen
             // On the RMS-normalised tokens, as the decoder's first norm sees them: labels read from raw features
             // let one large direction shared by every token grow, which the decoder's norm then flattens away.
             var normed = visual * (visual.pow(2).mean([-1], keepdim: true) + 1e-5).rsqrt();
-            var (classLogits, centreLogits) = auxiliary.forward(normed);
+            var (classLogits, centreLogits, columnLogits) = auxiliary.forward(normed);
             var patchClass = nn.functional.cross_entropy(classLogits.reshape(-1, classLogits.shape[^1]), batch.PatchClass.reshape(-1));
             var centre = nn.functional.binary_cross_entropy_with_logits(centreLogits.reshape(-1), batch.PatchCentre.reshape(-1));
             total = answer + patchClass + centre;
+            if (columnLogits is not null)
+            {
+                int grid = (int)columnLogits.shape[^1];
+                var columns = tensor(PatchLabels.Columns(grid)).repeat(visual.shape[0]);
+                total = total + nn.functional.cross_entropy(columnLogits.reshape(-1, grid), columns);
+            }
         }
         return (total.MoveToOuterDisposeScope(), answer.MoveToOuterDisposeScope());
     }

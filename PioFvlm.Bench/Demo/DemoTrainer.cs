@@ -40,8 +40,20 @@ public sealed record DemoTrainingOptions
     /// <summary>Train with the patch-label heads on the visual tokens (<see cref="PatchHeads"/>) besides the answer loss.</summary>
     public bool PatchSupervision { get; init; } = true;
 
+    /// <summary>Add the grid-column head to the patch-label heads (a third auxiliary loss).</summary>
+    public bool ColumnLabels { get; init; }
+
+    /// <summary>
+    /// Start from the weights of this finished model folder instead of a fresh initialisation: a warm restart, with
+    /// the learning-rate schedule (warm-up, cosine) run again from its start and fresh patch heads and optimizer.
+    /// </summary>
+    public string? InitialWeights { get; init; }
+
     /// <summary>Tests: return right after the checkpoint of this step, as if the process had been killed there.</summary>
     public int? InterruptAfterStep { get; init; }
+
+    /// <summary>Tests: throw a native-style error inside the forward of this step, once, as TorchSharp occasionally does.</summary>
+    public int? InjectNativeErrorAtStep { get; init; }
 
     /// <summary>Stop early once validation accuracy (all types) reaches this, checked at evaluations.</summary>
     public double StopAtAccuracy { get; init; } = 1.01;
@@ -61,6 +73,8 @@ public sealed class DemoTrainer
 
     public DemoTrainer(DemoTrainingOptions options)
     {
+        if (options.TrainDataSeed == options.ValidationDataSeed)
+            throw new ArgumentException($"the training data seed {options.TrainDataSeed} is the validation seed; pick another");
         _o = options;
         _generator = new ShapesGenerator(options.Data with { ImageSize = options.Model.ImageSize });
     }
@@ -107,8 +121,13 @@ public sealed class DemoTrainer
         var model = pipeline.Model;
         model.train();
         foreach (var p in model.parameters()) p.requires_grad = true;
+        if (_o.InitialWeights is { } initial)
+        {
+            LoadWeights(model, Path.Combine(initial, "model.safetensors"));
+            log.WriteLine($"starting from the weights in {initial}");
+        }
         manual_seed(_o.Seed);   // the heads use the default initialisation from the global generator
-        using var heads = new PatchHeads(_o.Model.TextHidden);
+        using var heads = new PatchHeads(_o.Model.TextHidden, _o.ColumnLabels ? _o.Model.ImageSize / _o.Model.PatchSize : null);
         var parameters = model.parameters().ToList();
         if (_o.PatchSupervision) parameters.AddRange(heads.parameters());
         var optimizer = optim.AdamW(parameters, lr: _o.LearningRate, beta1: 0.9, beta2: 0.98, weight_decay: _o.WeightDecay);
@@ -141,17 +160,15 @@ public sealed class DemoTrainer
             next = following < _o.Steps ? Task.Run(() => TrainingBatch(batches, following)) : null;
             double lr = LearningRateAt(step);
             foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
+            var (lossValue, answerLossValue) = Gradients(batches, batch, heads, optimizer, step, log);
             using (var scope = NewDisposeScope())
             {
-                optimizer.zero_grad();
-                var (loss, answerLoss) = batches.Loss(batch, _o.PatchSupervision ? heads : null);
-                loss.backward();
                 nn.utils.clip_grad_norm_(parameters, 1.0);
                 optimizer.step();
-                lossSum += loss.item<float>();
-                answerLossSum += answerLoss.item<float>();
-                lossCount++;
             }
+            lossSum += lossValue;
+            answerLossSum += answerLossValue;
+            lossCount++;
             batch.Dispose();
 
             bool last = step + 1 == _o.Steps;
@@ -190,6 +207,35 @@ public sealed class DemoTrainer
         if (Directory.Exists(checkpointDir)) Directory.Delete(checkpointDir, recursive: true);
         log.WriteLine($"training done in {clock.Elapsed:hh\\:mm\\:ss}; model written to {dir}");
         return accuracy;
+    }
+
+    const int GradientAttempts = 3;
+
+    /// <summary>
+    /// Zeroes the gradients and runs the forward and backward of one step; returns the total and answer loss. A native
+    /// error there (TorchSharp 0.107 now and then reports "Expected false to be true" from c10::Scalar::toFloat,
+    /// about once in a thousand steps here) has changed nothing yet, so the step is simply run again, up to
+    /// <see cref="GradientAttempts"/> times; errors in the optimizer step are not retried (re-running resumes).
+    /// </summary>
+    (float Loss, float AnswerLoss) Gradients(DemoBatchBuilder batches, DemoBatch batch, PatchHeads heads, optim.Optimizer optimizer, int step, TextWriter log)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                using var scope = NewDisposeScope();
+                optimizer.zero_grad();
+                var (loss, answerLoss) = batches.Loss(batch, _o.PatchSupervision ? heads : null);
+                if (_o.InjectNativeErrorAtStep == step + 1 && attempt == 1)
+                    throw new System.Runtime.InteropServices.ExternalException("injected native error (test)");
+                loss.backward();
+                return (loss.item<float>(), answerLoss.item<float>());
+            }
+            catch (System.Runtime.InteropServices.ExternalException e) when (attempt < GradientAttempts)
+            {
+                log.WriteLine($"step {step + 1}: native error in the forward/backward ({e.Message.Split('\n')[0].Trim()}); running the step again (attempt {attempt + 1} of {GradientAttempts})");
+            }
+        }
     }
 
     DemoBatch TrainingBatch(DemoBatchBuilder batches, int step)

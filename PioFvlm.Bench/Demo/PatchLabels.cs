@@ -12,6 +12,9 @@ public static class PatchLabels
 {
     public const int Classes = 1 + 4 * 3;
 
+    /// <summary>The grid column of every patch, in the row-major patch order of <see cref="Fill"/> and of the visual tokens.</summary>
+    public static long[] Columns(int grid) => Enumerable.Range(0, grid * grid).Select(p => (long)(p % grid)).ToArray();
+
     public static void Fill(ShapesScene scene, int grid, Span<long> classes, Span<float> centres)
     {
         int patch = scene.Size / grid;
@@ -43,22 +46,28 @@ public static class PatchLabels
     }
 }
 
-/// <summary>The auxiliary heads on the projected visual tokens: patch class logits and centre logits (training only).</summary>
-public sealed class PatchHeads : nn.Module<Tensor, (Tensor Class, Tensor Centre)>
+/// <summary>
+/// The auxiliary heads on the projected visual tokens (training only): patch class logits, centre logits and,
+/// when <c>columns</c> is given, logits of the patch's grid column (which keeps "where" readable in every token).
+/// </summary>
+public sealed class PatchHeads : nn.Module<Tensor, (Tensor Class, Tensor Centre, Tensor? Column)>
 {
     readonly TorchSharp.Modules.Linear classes;
     readonly TorchSharp.Modules.Linear centre;
+    readonly TorchSharp.Modules.Linear? column;
 
-    public PatchHeads(long hidden) : base("patch_heads")
+    public PatchHeads(long hidden, int? columns = null) : base("patch_heads")
     {
         classes = nn.Linear(hidden, PatchLabels.Classes);
         centre = nn.Linear(hidden, 1);
+        if (columns is { } n) column = nn.Linear(hidden, n);
         RegisterComponents();
     }
 
-    public override (Tensor Class, Tensor Centre) forward(Tensor visual)
+    public override (Tensor Class, Tensor Centre, Tensor? Column) forward(Tensor visual)
     {
         using var _ = NewDisposeScope();
-        return (classes.forward(visual).MoveToOuterDisposeScope(), centre.forward(visual).squeeze(-1).MoveToOuterDisposeScope());
+        return (classes.forward(visual).MoveToOuterDisposeScope(), centre.forward(visual).squeeze(-1).MoveToOuterDisposeScope(),
+            column?.forward(visual).MoveToOuterDisposeScope());
     }
 }

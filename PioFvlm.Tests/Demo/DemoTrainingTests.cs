@@ -95,15 +95,7 @@ public class DemoTrainingTests
             new DemoTrainer(resumed).Train(log);
             Assert.That(log.ToString(), Does.Contain("resuming from the checkpoint at step 2"));
 
-            using var a = CheckpointSource.Open(Path.Combine(options.OutputDirectory, "model.safetensors"));
-            using var b = CheckpointSource.Open(Path.Combine(resumed.OutputDirectory, "model.safetensors"));
-            Assert.That(b.Entries.Keys, Is.EquivalentTo(a.Entries.Keys));
-            foreach (var name in a.Entries.Keys)
-            {
-                using var x = a.Load(name);
-                using var y = b.Load(name);
-                TensorAssert.Close(y, x, 1e-6, 1e-5, name);
-            }
+            AssertSameWeights(options.OutputDirectory, resumed.OutputDirectory);
             // The finished folder is an ordinary llava-hf checkpoint.
             using var loaded = LlavaPipeline.FromPretrained(resumed.OutputDirectory);
             Assert.That(loaded.Model.Architecture.TokensPerImage, Is.EqualTo(16));
@@ -111,6 +103,103 @@ public class DemoTrainingTests
         finally
         {
             set_num_threads(Environment.ProcessorCount);
+        }
+    }
+
+    [Test]
+    public void AWarmRestartStartsFromTheGivenWeightsAndResumesExactly()
+    {
+        using var dir = new TempDir();
+        var first = new DemoTrainingOptions
+        {
+            OutputDirectory = Path.Combine(dir.Path, "first"), Model = Tiny, Steps = 2, BatchSize = 4, WarmupSteps = 1,
+            ValidationCount = 8, EvaluateEvery = 2, CheckpointEvery = 2,
+        };
+        set_num_threads(1);
+        try
+        {
+            new DemoTrainer(first).Train(TextWriter.Null);
+            // With a vanishing learning rate the restart ends where it started: the given weights, not a fresh draw.
+            var still = first with
+            {
+                OutputDirectory = Path.Combine(dir.Path, "still"), InitialWeights = first.OutputDirectory, LearningRate = 1e-12, Seed = 7,
+            };
+            var log = new StringWriter();
+            new DemoTrainer(still).Train(log);
+            Assert.That(log.ToString(), Does.Contain("starting from the weights in " + first.OutputDirectory));
+            AssertSameWeights(first.OutputDirectory, still.OutputDirectory);
+
+            // The second stage as the script runs it (column head, other data seed), interrupted and resumed.
+            var second = first with
+            {
+                OutputDirectory = Path.Combine(dir.Path, "second"), InitialWeights = first.OutputDirectory, Steps = 4,
+                ColumnLabels = true, TrainDataSeed = 4,
+            };
+            new DemoTrainer(second).Train(TextWriter.Null);
+            var resumed = second with { OutputDirectory = Path.Combine(dir.Path, "second-resumed") };
+            new DemoTrainer(resumed with { InterruptAfterStep = 2 }).Train(TextWriter.Null);
+            new DemoTrainer(resumed).Train(TextWriter.Null);
+            AssertSameWeights(second.OutputDirectory, resumed.OutputDirectory);
+        }
+        finally
+        {
+            set_num_threads(Environment.ProcessorCount);
+        }
+    }
+
+    [Test]
+    public void ANativeErrorInTheForwardRunsTheStepAgainToTheSameWeights()
+    {
+        using var dir = new TempDir();
+        var options = new DemoTrainingOptions
+        {
+            OutputDirectory = Path.Combine(dir.Path, "straight"), Model = Tiny, Steps = 3, BatchSize = 4, WarmupSteps = 1,
+            ValidationCount = 8, EvaluateEvery = 3,
+        };
+        set_num_threads(1);
+        try
+        {
+            new DemoTrainer(options).Train(TextWriter.Null);
+            var faulty = options with { OutputDirectory = Path.Combine(dir.Path, "faulty"), InjectNativeErrorAtStep = 2 };
+            var log = new StringWriter();
+            new DemoTrainer(faulty).Train(log);
+            Assert.That(log.ToString(), Does.Contain("step 2: native error in the forward/backward (injected native error (test)); running the step again"));
+            AssertSameWeights(options.OutputDirectory, faulty.OutputDirectory);
+        }
+        finally
+        {
+            set_num_threads(Environment.ProcessorCount);
+        }
+    }
+
+    [Test]
+    public void ColumnLabelsFollowThePatchOrderOfThePatchLabels()
+    {
+        const int grid = 4, size = 64;
+        var columns = PatchLabels.Columns(grid);
+        for (int gx = 0; gx < grid; gx++)
+        {
+            // One shape whose centre lies in column gx, row 2: the centre label marks a patch of that column.
+            var shape = new ShapeObject(ShapeKind.Circle, ShapeColour.Red, gx * 16 + 8, 2 * 16 + 8, 6);
+            var classes = new long[grid * grid];
+            var centres = new float[grid * grid];
+            PatchLabels.Fill(new ShapesScene(size, 1, [shape]), grid, classes, centres);
+            int marked = Array.IndexOf(centres, 1f);
+            Assert.That(columns[marked], Is.EqualTo(gx), $"shape centre in column {gx}");
+            Assert.That(classes[marked], Is.Not.EqualTo(0L), "the shape covers its centre patch");
+        }
+    }
+
+    static void AssertSameWeights(string expectedFolder, string actualFolder)
+    {
+        using var a = CheckpointSource.Open(Path.Combine(expectedFolder, "model.safetensors"));
+        using var b = CheckpointSource.Open(Path.Combine(actualFolder, "model.safetensors"));
+        Assert.That(b.Entries.Keys, Is.EquivalentTo(a.Entries.Keys));
+        foreach (var name in a.Entries.Keys)
+        {
+            using var x = a.Load(name);
+            using var y = b.Load(name);
+            TensorAssert.Close(y, x, 1e-6, 1e-5, name);
         }
     }
 }
