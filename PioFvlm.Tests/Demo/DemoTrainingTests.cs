@@ -14,6 +14,13 @@ namespace PioFvlm.Tests.Demo;
 [NonParallelizable]
 public class DemoTrainingTests
 {
+    // One thread: training results are then bit-for-bit repeatable, so runs can be compared weight by weight.
+    [SetUp]
+    public void OneThread() => set_num_threads(1);
+
+    [TearDown]
+    public void AllThreads() => set_num_threads(Environment.ProcessorCount);
+
     internal static readonly DemoModelConfig Tiny = new()
     {
         ImageSize = 64, PatchSize = 16, VisionHidden = 16, VisionIntermediate = 32, VisionLayers = 2, VisionHeads = 2,
@@ -82,28 +89,20 @@ public class DemoTrainingTests
             OutputDirectory = Path.Combine(dir.Path, "straight"), Model = Tiny, Steps = 4, BatchSize = 4, WarmupSteps = 2,
             ValidationCount = 8, EvaluateEvery = 2, CheckpointEvery = 2,
         };
-        set_num_threads(1);
-        try
-        {
-            new DemoTrainer(options).Train(TextWriter.Null);
-            Assert.That(File.Exists(Path.Combine(options.OutputDirectory, TrainingCurves.AccuracyFile)), "training curves plotted");
-            var resumed = options with { OutputDirectory = Path.Combine(dir.Path, "resumed") };
-            new DemoTrainer(resumed with { InterruptAfterStep = 2 }).Train(TextWriter.Null);
-            Assert.That(File.Exists(Path.Combine(resumed.OutputDirectory, "checkpoint", "step.json")), "the interrupted run left its checkpoint");
-            Assert.That(File.Exists(Path.Combine(resumed.OutputDirectory, "model.safetensors")), Is.False, "no final model from an interrupted run");
-            var log = new StringWriter();
-            new DemoTrainer(resumed).Train(log);
-            Assert.That(log.ToString(), Does.Contain("resuming from the checkpoint at step 2"));
+        new DemoTrainer(options).Train(TextWriter.Null);
+        Assert.That(File.Exists(Path.Combine(options.OutputDirectory, TrainingCurves.AccuracyFile)), "training curves plotted");
+        var resumed = options with { OutputDirectory = Path.Combine(dir.Path, "resumed") };
+        new DemoTrainer(resumed with { InterruptAfterStep = 2 }).Train(TextWriter.Null);
+        Assert.That(File.Exists(Path.Combine(resumed.OutputDirectory, "checkpoint", "step.json")), "the interrupted run left its checkpoint");
+        Assert.That(File.Exists(Path.Combine(resumed.OutputDirectory, "model.safetensors")), Is.False, "no final model from an interrupted run");
+        var log = new StringWriter();
+        new DemoTrainer(resumed).Train(log);
+        Assert.That(log.ToString(), Does.Contain("resuming from the checkpoint at step 2"));
 
-            AssertSameWeights(options.OutputDirectory, resumed.OutputDirectory);
-            // The finished folder is an ordinary llava-hf checkpoint.
-            using var loaded = LlavaPipeline.FromPretrained(resumed.OutputDirectory);
-            Assert.That(loaded.Model.Architecture.TokensPerImage, Is.EqualTo(16));
-        }
-        finally
-        {
-            set_num_threads(Environment.ProcessorCount);
-        }
+        AssertSameWeights(options.OutputDirectory, resumed.OutputDirectory);
+        // The finished folder is an ordinary llava-hf checkpoint.
+        using var loaded = LlavaPipeline.FromPretrained(resumed.OutputDirectory);
+        Assert.That(loaded.Model.Architecture.TokensPerImage, Is.EqualTo(16));
     }
 
     [Test]
@@ -115,36 +114,28 @@ public class DemoTrainingTests
             OutputDirectory = Path.Combine(dir.Path, "first"), Model = Tiny, Steps = 2, BatchSize = 4, WarmupSteps = 1,
             ValidationCount = 8, EvaluateEvery = 2, CheckpointEvery = 2,
         };
-        set_num_threads(1);
-        try
+        new DemoTrainer(first).Train(TextWriter.Null);
+        // With a vanishing learning rate the restart ends where it started: the given weights, not a fresh draw.
+        var still = first with
         {
-            new DemoTrainer(first).Train(TextWriter.Null);
-            // With a vanishing learning rate the restart ends where it started: the given weights, not a fresh draw.
-            var still = first with
-            {
-                OutputDirectory = Path.Combine(dir.Path, "still"), InitialWeights = first.OutputDirectory, LearningRate = 1e-12, Seed = 7,
-            };
-            var log = new StringWriter();
-            new DemoTrainer(still).Train(log);
-            Assert.That(log.ToString(), Does.Contain("starting from the weights in " + first.OutputDirectory));
-            AssertSameWeights(first.OutputDirectory, still.OutputDirectory);
+            OutputDirectory = Path.Combine(dir.Path, "still"), InitialWeights = first.OutputDirectory, LearningRate = 1e-12, Seed = 7,
+        };
+        var log = new StringWriter();
+        new DemoTrainer(still).Train(log);
+        Assert.That(log.ToString(), Does.Contain("starting from the weights in " + first.OutputDirectory));
+        AssertSameWeights(first.OutputDirectory, still.OutputDirectory);
 
-            // The second stage as the script runs it (column head, other data seed), interrupted and resumed.
-            var second = first with
-            {
-                OutputDirectory = Path.Combine(dir.Path, "second"), InitialWeights = first.OutputDirectory, Steps = 4,
-                ColumnLabels = true, TrainDataSeed = 4,
-            };
-            new DemoTrainer(second).Train(TextWriter.Null);
-            var resumed = second with { OutputDirectory = Path.Combine(dir.Path, "second-resumed") };
-            new DemoTrainer(resumed with { InterruptAfterStep = 2 }).Train(TextWriter.Null);
-            new DemoTrainer(resumed).Train(TextWriter.Null);
-            AssertSameWeights(second.OutputDirectory, resumed.OutputDirectory);
-        }
-        finally
+        // The second stage as the script runs it (column head, other data seed), interrupted and resumed.
+        var second = first with
         {
-            set_num_threads(Environment.ProcessorCount);
-        }
+            OutputDirectory = Path.Combine(dir.Path, "second"), InitialWeights = first.OutputDirectory, Steps = 4,
+            ColumnLabels = true, TrainDataSeed = 4,
+        };
+        new DemoTrainer(second).Train(TextWriter.Null);
+        var resumed = second with { OutputDirectory = Path.Combine(dir.Path, "second-resumed") };
+        new DemoTrainer(resumed with { InterruptAfterStep = 2 }).Train(TextWriter.Null);
+        new DemoTrainer(resumed).Train(TextWriter.Null);
+        AssertSameWeights(second.OutputDirectory, resumed.OutputDirectory);
     }
 
     [Test]
@@ -156,20 +147,12 @@ public class DemoTrainingTests
             OutputDirectory = Path.Combine(dir.Path, "straight"), Model = Tiny, Steps = 3, BatchSize = 4, WarmupSteps = 1,
             ValidationCount = 8, EvaluateEvery = 3,
         };
-        set_num_threads(1);
-        try
-        {
-            new DemoTrainer(options).Train(TextWriter.Null);
-            var faulty = options with { OutputDirectory = Path.Combine(dir.Path, "faulty"), InjectNativeErrorAtStep = 2 };
-            var log = new StringWriter();
-            new DemoTrainer(faulty).Train(log);
-            Assert.That(log.ToString(), Does.Contain("step 2: native error in the forward/backward (injected native error (test)); running the step again"));
-            AssertSameWeights(options.OutputDirectory, faulty.OutputDirectory);
-        }
-        finally
-        {
-            set_num_threads(Environment.ProcessorCount);
-        }
+        new DemoTrainer(options).Train(TextWriter.Null);
+        var faulty = options with { OutputDirectory = Path.Combine(dir.Path, "faulty"), InjectNativeErrorAtStep = 2 };
+        var log = new StringWriter();
+        new DemoTrainer(faulty).Train(log);
+        Assert.That(log.ToString(), Does.Contain("step 2: native error in the forward/backward (injected native error (test)); running the step again"));
+        AssertSameWeights(options.OutputDirectory, faulty.OutputDirectory);
     }
 
     [Test]
