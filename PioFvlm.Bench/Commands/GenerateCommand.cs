@@ -5,20 +5,20 @@ using System.Text.Json.Nodes;
 using PioFvlm.Core.Generation;
 using PioFvlm.Core.IO;
 using PioFvlm.Core.IO.Loading;
+using PioFvlm.Core.Models;
 using PioFvlm.Core.Pruning;
 using PioFvlm.Core.Runtime;
 using PioFvlm.Core.Text;
 using PioFvlm.Core.Vision;
 using PioFvlm.Models;
 using PioFvlm.Models.Configs;
-using PioFvlm.Models.Llava;
 using static TorchSharp.torch;
 
 namespace PioFvlm.Bench.Commands;
 
 /// <summary>
 /// <c>pio-fvlm generate --model DIR --image FILE --prompt TEXT [--max-new-tokens N] [--dtype Float32|BFloat16|Float16]
-/// [--vision-tower DIR] [--json]</c>: greedy answer of a LLaVA-1.5 checkpoint about one image, with the statistics
+/// [--vision-tower DIR] [--json]</c>: greedy answer of a checkpoint of any implemented family (<see cref="VlmLoader"/>) about one image, with the statistics
 /// (visual tokens, prompt length, vision / prefill / decode time, tokens per second, KV cache size). The prompt is put
 /// into the checkpoint's conversation template unless it already holds <c>&lt;image&gt;</c>. Exit 0 on success, 1 with
 /// a one-line error (file, key or value at fault) when the model, image or prompt cannot be used, 2 on bad arguments.
@@ -48,12 +48,12 @@ public static class GenerateCommand
                 throw new DirectoryNotFoundException($"vision tower folder not found: {tower}");
             var image = ImageDecoder.Decode(imagePath);   // before the (slow) model load: a bad image fails fast
             TorchRuntime.EnsureLoaded();
-            using var pipeline = LlavaPipeline.FromPretrained(model, new LoadOptions { DType = dtype, VisionTowerPath = a.Value("vision-tower") });
-            var plan = PlanFrom(a);
-            string fullPrompt = prompt.Contains(LlavaPromptFormat.ImagePlaceholder, StringComparison.Ordinal)
-                ? prompt : pipeline.FormatPrompt(prompt);
-            using var inputs = pipeline.Prepare(fullPrompt, [image], maxNewTokens);
-            var result = pipeline.Generate(inputs, new GenerationOptions { MaxNewTokens = maxNewTokens }, plan);
+            using var vlm = VlmLoader.FromPretrained(model, new LoadOptions { DType = dtype, VisionTowerPath = a.Value("vision-tower") });
+            var plan = PlanFrom(a, vlm.Profile);
+            string fullPrompt = prompt.Contains(vlm.Profile.ImagePlaceholder, StringComparison.Ordinal)
+                ? prompt : vlm.FormatPrompt(prompt);
+            using var inputs = vlm.Prepare(fullPrompt, [image], maxNewTokens);
+            var result = vlm.Generate(inputs, new GenerationOptions { MaxNewTokens = maxNewTokens }, plan);
             var stages = plan.Intra switch
             {
                 ScoreThenSelectPruner p => p.LastReport,
@@ -77,7 +77,7 @@ public static class GenerateCommand
     /// <c>--schedule PRESET</c> (PIO-FVLM with a named schedule, e.g. pio-11, pio-ve-11) or <c>--pruning FILE</c> (a JSON
     /// pruning config, see <see cref="PruningConfig"/>); neither = unpruned.
     /// </summary>
-    static PruningPlan PlanFrom(ArgReader args)
+    static PruningPlan PlanFrom(ArgReader args, ModelProfile profile)
     {
         string? preset = args.Value("schedule"), file = args.Value("pruning");
         if (preset != null && file != null) throw new UsageException("give --schedule or --pruning, not both");
@@ -85,7 +85,7 @@ public static class GenerateCommand
         if (preset == null) return PruningPlan.None;
         try
         {
-            return PioFvlmMethod.Create(new PioFvlmOptions { Schedule = Core.Pruning.Efficiency.SchedulePresets.Get(preset).ToSchedule() });
+            return PioFvlmMethod.Create(new PioFvlmOptions { Schedule = profile.Preset(preset).ToSchedule(), Saliency = profile.Saliency });
         }
         catch (KeyNotFoundException e)
         {

@@ -152,7 +152,7 @@ public sealed class LlavaPrefillRig : IDisposable
             double encodeMs = clock.Elapsed.TotalMilliseconds;
             using var seq = sequence;
             using var cache = KvCache.For(Dims, 1, seq.Length + decodeTokens + 1, ScalarType.BFloat16, CPU);
-            using var prefill = DecoderRunner.Prefill(Model.LanguageModel, seq, cache, plan.Intra, plan.Positions);
+            using var prefill = DecoderRunner.Prefill(Model.LanguageModel, seq, cache, plan.Intra, plan.Positions ?? PositionPolicy.Compact);
             bool finite = prefill.LastLogits.isfinite().all().item<bool>();
             long kvBytes = cache.BytesInUse;   // after the prefill, before decode adds positions
             double decodeMs = rep == repeats - 1 && decodeTokens > 0 ? Decode(prefill, cache, decodeTokens) : 0;
@@ -189,7 +189,7 @@ public sealed class LlavaPrefillRig : IDisposable
         using var noGrad = no_grad();
         var sequence = plan.PreLlm is { } reducer ? Reduced(reducer) : Model.BuildSequence(Ids, _features);
         var cache = KvCache.For(Dims, 1, sequence.Length + tokens + 1, ScalarType.BFloat16, CPU);
-        var prefill = DecoderRunner.Prefill(Model.LanguageModel, sequence, cache, plan.Intra, plan.Positions);
+        var prefill = DecoderRunner.Prefill(Model.LanguageModel, sequence, cache, plan.Intra, plan.Positions ?? PositionPolicy.Compact);
         return new DecodeSession(this, sequence, cache, prefill);
 
         MultimodalSequence Reduced(IPreLlmReducer r)

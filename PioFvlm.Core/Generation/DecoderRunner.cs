@@ -21,6 +21,9 @@ public static class DecoderRunner
         double pruningMs = 0;
         int layers = decoder.LayerCount;
         pruner?.Validate(layers);
+        if (policy == PositionPolicy.Compact && pruner != null && sequence.PositionIds.shape[0] > 1)
+            throw new NotSupportedException(
+                $"PositionPolicy.Compact is not defined for {sequence.PositionIds.shape[0]}-row (M-RoPE) position ids; use KeepOriginal");
         var tokensPerLayer = new long[layers];
         var visualPerLayer = new long[layers];
         var state = new PrefillState(sequence.Embeddings, sequence.PositionIds, sequence.VisualSpans, sequence.TokenIds, 0);

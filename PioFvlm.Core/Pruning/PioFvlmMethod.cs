@@ -12,8 +12,8 @@ public sealed record PioFvlmOptions
     /// <summary>Feature-space NMS (reference); false = plain top-K by saliency (the reference's ablation switch).</summary>
     public bool Nms { get; init; } = true;
     public double NmsThreshold { get; init; } = FeatureNms.DefaultThreshold;
-    /// <summary>Compact for LLaVA (reference), KeepOriginal for Qwen (reference).</summary>
-    public PositionPolicy Positions { get; init; } = PositionPolicy.Compact;
+    /// <summary>Null: the model family's default (Compact for LLaVA, KeepOriginal for Qwen, both the reference's).</summary>
+    public PositionPolicy? Positions { get; init; }
 }
 
 /// <summary>

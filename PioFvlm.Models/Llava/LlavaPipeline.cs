@@ -2,6 +2,7 @@ using System.Diagnostics;
 using PioFvlm.Core.Generation;
 using PioFvlm.Core.IO;
 using PioFvlm.Core.IO.Loading;
+using PioFvlm.Core.Models;
 using PioFvlm.Core.Nn;
 using PioFvlm.Core.Pruning;
 using PioFvlm.Core.Runtime;
@@ -17,7 +18,8 @@ namespace PioFvlm.Models.Llava;
 /// A loaded LLaVA-1.5 model with its tokenizer and image processor: the library's user-facing object.
 /// <para>
 /// Research use: <see cref="Prepare"/>, then <see cref="Prefill"/> and <see cref="DecoderRunner.Step"/> on a cache from
-/// <see cref="NewCache"/>. User use: <see cref="Generate(RgbImage, string, GenerationOptions?, IPrefillPruner?, IPreLlmReducer?)"/>.
+/// <see cref="NewCache"/>. User use: <see cref="VlmGeneration.Generate(IVisionLanguageModel, RgbImage, string, GenerationOptions?, PruningPlan?)"/>.
+/// Tools load it through <see cref="VlmLoader"/> and see it as an <see cref="IVisionLanguageModel"/>.
 /// </para>
 /// <para>
 /// Threads: weights are read-only after loading and every call allocates its own KV cache; dispose scopes and grad
@@ -25,7 +27,7 @@ namespace PioFvlm.Models.Llava;
 /// <see cref="LlamaForCausalLM.Kernel"/> meanwhile. libtorch's intra-op threads are shared by all of them.
 /// </para>
 /// </summary>
-public sealed class LlavaPipeline : IDisposable
+public sealed class LlavaPipeline : IVisionLanguageModel
 {
     public LlavaFamilyConfig Config { get; }
     public LlavaForConditionalGeneration Model { get; }
@@ -34,6 +36,9 @@ public sealed class LlavaPipeline : IDisposable
     public LlavaPromptEncoder Prompts { get; }
     public ScalarType DType { get; }
     public Device Device { get; }
+    public ModelProfile Profile { get; }
+    public IDecoderStack Decoder => Model.LanguageModel;
+    public IReadOnlySet<int> EosIds { get; }
 
     public LlavaPipeline(LlavaFamilyConfig config, LlavaForConditionalGeneration model, ITokenizer tokenizer, ClipImageProcessor processor)
     {
@@ -45,6 +50,8 @@ public sealed class LlavaPipeline : IDisposable
         var first = model.parameters().First();
         DType = first.dtype;
         Device = first.device;
+        Profile = Llava15Profile.For(model.Architecture);
+        EosIds = config.Text.EosTokenIds.Append(tokenizer.EosId).ToHashSet();
     }
 
     /// <summary>
@@ -109,7 +116,7 @@ public sealed class LlavaPipeline : IDisposable
         : LlavaPromptFormat.HfLlava15Chat(question, imageCount);
 
     /// <summary>Tokenises a prompt holding one <c>&lt;image&gt;</c> per image and preprocesses the images.</summary>
-    public LlavaInputs Prepare(string prompt, IReadOnlyList<RgbImage> images, int maxNewTokens = 0)
+    public VlmInputs Prepare(string prompt, IReadOnlyList<RgbImage> images, int maxNewTokens = 0)
     {
         var encoded = Prompts.Encode(prompt);
         if (encoded.ImageCount != images.Count)
@@ -122,7 +129,7 @@ public sealed class LlavaPipeline : IDisposable
                 $"{Model.Architecture.TokensPerImage} visual tokens){(maxNewTokens > 0 ? $" plus {maxNewTokens} new tokens" : "")}, " +
                 $"more than the model's max_position_embeddings ({limit}); shorten the prompt or use fewer images");
         var pixels = images.Count == 0 ? null : Processor.Preprocess(images);
-        return new LlavaInputs(encoded.InputIds, pixels);
+        return new VlmInputs(encoded.InputIds, pixels, images.Count);
     }
 
     /// <summary>A KV cache for one sequence of up to <paramref name="capacity"/> positions.</summary>
@@ -132,7 +139,7 @@ public sealed class LlavaPipeline : IDisposable
     /// Vision tower + projector (+ the optional pre-LLM <paramref name="reducer"/>, per image) + splice: the decoder's
     /// input sequence, and the vision time in ms (reducer included).
     /// </summary>
-    public (MultimodalSequence Sequence, double VisionMs) BuildSequence(LlavaInputs inputs, IPreLlmReducer? reducer = null)
+    public VisionStageOutput BuildSequence(VlmInputs inputs, IPreLlmReducer? reducer = null)
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
@@ -150,46 +157,14 @@ public sealed class LlavaPipeline : IDisposable
         }
         sequence.Embeddings.MoveToOuterDisposeScope();
         sequence.PositionIds.MoveToOuterDisposeScope();
-        return (sequence, clock.Elapsed.TotalMilliseconds);
+        return new VisionStageOutput(sequence, clock.Elapsed.TotalMilliseconds, (long)inputs.ImageCount * Model.Architecture.TokensPerImage);
     }
 
     /// <summary>Prefill of a built sequence into <paramref name="cache"/>, with an optional intra-LLM pruner.</summary>
-    public PrefillResult Prefill(MultimodalSequence sequence, KvCache cache, IPrefillPruner? pruner = null,
-                                 PositionPolicy policy = PositionPolicy.Compact)
+    public PrefillResult Prefill(MultimodalSequence sequence, KvCache cache, IPrefillPruner? pruner = null, PositionPolicy? policy = null)
     {
         using var _ = no_grad();
-        return DecoderRunner.Prefill(Model.LanguageModel, sequence, cache, pruner, policy);
-    }
-
-    /// <summary>Greedy generation for prepared inputs.</summary>
-    public GenerationResult Generate(LlavaInputs inputs, GenerationOptions? options = null, IPrefillPruner? pruner = null,
-                                     PositionPolicy policy = PositionPolicy.Compact, IPreLlmReducer? preLlm = null)
-    {
-        options ??= new GenerationOptions();
-        using var _ = no_grad();
-        using var scope = NewDisposeScope();
-        var (sequence, visionMs) = BuildSequence(inputs, preLlm);
-        using var seq = sequence;
-        using var cache = NewCache(seq.Length + options.MaxNewTokens);
-        using var prefill = DecoderRunner.Prefill(Model.LanguageModel, seq, cache, pruner, policy);
-        long kvBytes = cache.BytesInUse;
-        var eos = Config.Text.EosTokenIds.Append(Tokenizer.EosId).ToHashSet();
-        var (tokens, decodeMs) = DecoderRunner.Greedy(Model.LanguageModel, prefill, cache, options, eos, Tokenizer);
-        var stats = new GenerationStats
-        {
-            VisualTokensBeforeReduction = (long)inputs.ImageCount * Model.Architecture.TokensPerImage,
-            VisualTokensIn = prefill.VisualTokensIn,
-            VisualTokensOut = prefill.VisualTokensOut,
-            PromptLength = prefill.PromptLength,
-            VisionMs = visionMs,
-            PrefillMs = prefill.PrefillMs,
-            PruningMs = prefill.PruningMs,
-            DecodeMs = decodeMs,
-            TokensGenerated = tokens.Count,
-            KvCacheBytes = kvBytes,
-            VisualTokensPerLayer = prefill.VisualTokensPerLayer,
-        };
-        return new GenerationResult(tokens, DecodeText(tokens), stats);
+        return DecoderRunner.Prefill(Model.LanguageModel, sequence, cache, pruner, Profile.Resolve(policy));
     }
 
     /// <summary>
@@ -198,19 +173,6 @@ public sealed class LlavaPipeline : IDisposable
     /// </summary>
     public string DecodeText(IEnumerable<int> tokenIds) =>
         Tokenizer.Decode(tokenIds.Where(id => Tokenizer.IdToToken(id) != null)).Trim();
-
-    /// <summary>Greedy generation with a pruning plan (both insertion points and the position policy).</summary>
-    public GenerationResult Generate(LlavaInputs inputs, GenerationOptions? options, PruningPlan plan) =>
-        Generate(inputs, options, plan.Intra, plan.Positions, plan.PreLlm);
-
-    /// <summary>One call for users: the checkpoint's template around <paramref name="question"/> and one image.</summary>
-    public GenerationResult Generate(RgbImage image, string question, GenerationOptions? options = null, IPrefillPruner? pruner = null,
-                                     IPreLlmReducer? preLlm = null)
-    {
-        options ??= new GenerationOptions();
-        using var inputs = Prepare(FormatPrompt(question), [image], options.MaxNewTokens);
-        return Generate(inputs, options, pruner, preLlm: preLlm);
-    }
 
     public void Dispose() => Model.Dispose();
 }

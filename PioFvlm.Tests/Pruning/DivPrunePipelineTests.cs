@@ -13,7 +13,7 @@ public class DivPrunePipelineTests
 {
     static readonly GenerationOptions FiveTokens = new() { MaxNewTokens = 5, StopAtEos = false };
 
-    static LlavaInputs Inputs(LlavaPipeline pipeline) =>
+    static VlmInputs Inputs(LlavaPipeline pipeline) =>
         pipeline.Prepare(pipeline.FormatPrompt("What is shown?"), [LlavaTestModels.Image()], FiveTokens.MaxNewTokens);
 
     [TestCase(1)]

@@ -34,7 +34,7 @@ public class EncoderBaselinePipelineTests
     [TestCase("HoloV", 192)]
     public void GenerateFeedsExactlyTheBudget(string method, int keep)
     {
-        using var inputs = new LlavaInputs(VScanFixtures.PromptIds, VScanFixtures.Pixels(1, seed: 31));
+        using var inputs = new VlmInputs(VScanFixtures.PromptIds, VScanFixtures.Pixels(1, seed: 31), 1);
         var options = new GenerationOptions { MaxNewTokens = 3, StopAtEos = false };
         var result = _pipeline.Generate(inputs, options, Plan(method, keep));
         Assert.That(result.Stats.VisualTokensBeforeReduction, Is.EqualTo(576));
@@ -54,7 +54,7 @@ public class EncoderBaselinePipelineTests
     [TestCase("HoloV")]
     public void AFullBudgetGeneratesWhatNoReducerDoes(string method)
     {
-        using var inputs = new LlavaInputs(VScanFixtures.PromptIds, VScanFixtures.Pixels(1, seed: 32));
+        using var inputs = new VlmInputs(VScanFixtures.PromptIds, VScanFixtures.Pixels(1, seed: 32), 1);
         var options = new GenerationOptions { MaxNewTokens = 4, StopAtEos = false };
         var plain = _pipeline.Generate(inputs, options);
         var full = _pipeline.Generate(inputs, options, Plan(method, 576));
@@ -67,7 +67,7 @@ public class EncoderBaselinePipelineTests
     [TestCase("HoloV")]
     public void RepeatedRunsDoNotGrowNativeMemory(string method)
     {
-        using var inputs = new LlavaInputs(VScanFixtures.PromptIds, VScanFixtures.Pixels(1, seed: 33));
+        using var inputs = new VlmInputs(VScanFixtures.PromptIds, VScanFixtures.Pixels(1, seed: 33), 1);
         var options = new GenerationOptions { MaxNewTokens = 2, StopAtEos = false };
         var plan = Plan(method, 64);
         NativeMemory.AssertNoGrowth(() => _pipeline.Generate(inputs, options, plan), 3, $"Generate with {method}");
@@ -88,7 +88,7 @@ public class EncoderBaselinePipelineTests
         using var scope = NewDisposeScope();
         using var ng = no_grad();
         var pixels = VScanFixtures.Pixels(1, seed: 34);
-        using var inputs = new LlavaInputs(VScanFixtures.PromptIds, pixels.clone());
+        using var inputs = new VlmInputs(VScanFixtures.PromptIds, pixels.clone(), 1);
         using var seq = _pipeline.BuildSequence(inputs, PruningRegistry.CreatePreLlm(method, keep)).Sequence;
         var actual = seq.Embeddings[0].narrow(0, 4, keep);
 
@@ -136,7 +136,7 @@ public class EncoderBaselinePipelineTests
         var plan = PruningConfig.Parse($$"""
             { "Stages": { "ve": { "Method": "{{method}}", "Keep": 96 }, "llm": { "Method": "PioFvlm", "AfterLayer": 1, "Keep": 32 } } }
             """, "test");
-        using var inputs = new LlavaInputs(VScanFixtures.PromptIds, VScanFixtures.Pixels(1, seed: 35));
+        using var inputs = new VlmInputs(VScanFixtures.PromptIds, VScanFixtures.Pixels(1, seed: 35), 1);
         var result = _pipeline.Generate(inputs, new GenerationOptions { MaxNewTokens = 2, StopAtEos = false }, plan);
         Assert.That(result.Stats.VisualTokensBeforeReduction, Is.EqualTo(576));
         Assert.That(result.Stats.VisualTokensIn, Is.EqualTo(96));

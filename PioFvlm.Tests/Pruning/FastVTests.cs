@@ -135,7 +135,7 @@ public class FastVTests
             { "Method": "FeatureNorm", "Nms": false,
               "Stages": { "a": { "AfterLayer": 1, "Keep": 12 }, "b": { "Method": "FastV", "AfterLayer": 2, "Keep": 5 } } }
             """, "test");
-        var result = DecoderRunner.Prefill(lm, prompt, cache, plan.Intra, plan.Positions);
+        var result = DecoderRunner.Prefill(lm, prompt, cache, plan.Intra, plan.Positions!.Value);
         Assert.That(result.VisualTokensPerLayer, Is.EqualTo(new long[] { 18, 12, 5, 5 }));
     }
 

@@ -1,3 +1,4 @@
+using PioFvlm.Core.Pruning;
 using PioFvlm.Core.Generation;
 using PioFvlm.Core.Pruning.PreLlm;
 using PioFvlm.Models.Llava;
@@ -47,7 +48,7 @@ public class VScanPipelineTests
     {
         using var scope = NewDisposeScope();
         var pixels = VScanFixtures.Pixels(1, seed: 21);
-        using var inputs = new LlavaInputs(VScanFixtures.PromptIds, pixels.clone());
+        using var inputs = new VlmInputs(VScanFixtures.PromptIds, pixels.clone(), 1);
         var (sequence, visionMs) = _pipeline.BuildSequence(inputs, new VScanEncoderStage(64));
         using var seq = sequence;
         using var plain = _pipeline.BuildSequence(inputs).Sequence;
@@ -68,7 +69,7 @@ public class VScanPipelineTests
         using var scope = NewDisposeScope();
         var pixels = VScanFixtures.Pixels(2, seed: 22);
         int[] ids = [1, 10, VScanFixtures.ImageTokenId, 11, VScanFixtures.ImageTokenId, 12];
-        using var inputs = new LlavaInputs(ids, pixels.clone());
+        using var inputs = new VlmInputs(ids, pixels.clone(), 1);
         using var seq = _pipeline.BuildSequence(inputs, new VScanEncoderStage(96)).Sequence;
         Assert.That(seq.VisualSpans, Is.EqualTo(new[] { new VisualSpan(2, 96, 0), new VisualSpan(99, 96, 1) }));
         using var ng = no_grad();
@@ -79,9 +80,9 @@ public class VScanPipelineTests
     [Test]
     public void GenerateReportsTheTokensBeforeAndAfterTheReducer()
     {
-        using var inputs = new LlavaInputs(VScanFixtures.PromptIds, VScanFixtures.Pixels(1, seed: 23));
+        using var inputs = new VlmInputs(VScanFixtures.PromptIds, VScanFixtures.Pixels(1, seed: 23), 1);
         var options = new GenerationOptions { MaxNewTokens = 4, StopAtEos = false };
-        var result = _pipeline.Generate(inputs, options, preLlm: new VScanEncoderStage(64));
+        var result = _pipeline.Generate(inputs, options, new PruningPlan("VScan", new VScanEncoderStage(64), null));
         Assert.That(result.Stats.VisualTokensBeforeReduction, Is.EqualTo(576));
         Assert.That(result.Stats.VisualTokensIn, Is.EqualTo(64));
         Assert.That(result.Stats.VisualTokensOut, Is.EqualTo(64));
@@ -96,10 +97,10 @@ public class VScanPipelineTests
     [Test]
     public void AFullBudgetGeneratesExactlyWhatNoReducerDoes()
     {
-        using var inputs = new LlavaInputs(VScanFixtures.PromptIds, VScanFixtures.Pixels(1, seed: 24));
+        using var inputs = new VlmInputs(VScanFixtures.PromptIds, VScanFixtures.Pixels(1, seed: 24), 1);
         var options = new GenerationOptions { MaxNewTokens = 6, StopAtEos = false };
         var plain = _pipeline.Generate(inputs, options);
-        var full = _pipeline.Generate(inputs, options, preLlm: new VScanEncoderStage(576));
+        var full = _pipeline.Generate(inputs, options, new PruningPlan("VScan", new VScanEncoderStage(576), null));
         Assert.That(full.TokenIds, Is.EqualTo(plain.TokenIds));
         Assert.That(full.Stats.VisualTokensIn, Is.EqualTo(576));
 
@@ -112,10 +113,10 @@ public class VScanPipelineTests
     [Test]
     public void RepeatedRunsDoNotGrowNativeMemory()
     {
-        using var inputs = new LlavaInputs(VScanFixtures.PromptIds, VScanFixtures.Pixels(1, seed: 25));
+        using var inputs = new VlmInputs(VScanFixtures.PromptIds, VScanFixtures.Pixels(1, seed: 25), 1);
         var options = new GenerationOptions { MaxNewTokens = 3, StopAtEos = false };
         var stage = new VScanEncoderStage(64);
-        NativeMemory.AssertNoGrowth(() => _pipeline.Generate(inputs, options, preLlm: stage), 3, "Generate with VScan");
+        NativeMemory.AssertNoGrowth(() => _pipeline.Generate(inputs, options, new PruningPlan("VScan", stage, null)), 3, "Generate with VScan");
         NativeMemory.AssertNoGrowth(() =>
         {
             using var reduced = _pipeline.Model.EncodeImages(inputs.PixelValues!, stage);

@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 using PioFvlm.Core.Generation;
 using PioFvlm.Core.Vision;
 using PioFvlm.Models;
-using PioFvlm.Models.Llava;
+using PioFvlm.Core.Models;
 using static TorchSharp.torch;
 
 namespace PioFvlm.Bench.Eval.Runner;
@@ -100,7 +100,7 @@ public static class EvalRunner
             EvalDType.Float16 => ScalarType.Float16,
             _ => ScalarType.Float32,
         };
-        using var pipeline = LlavaPipeline.FromPretrained(run.Model.Path, new LoadOptions { DType = dtype, Device = run.Model.Device, VisionTowerPath = run.Model.VisionTower });
+        using var model = VlmLoader.FromPretrained(run.Model.Path, new LoadOptions { DType = dtype, Device = run.Model.Device, VisionTowerPath = run.Model.VisionTower });
         AtomicFile.WriteAllText(versionsPath, RunEnvironment.Describe(run).ToJsonString(Indented));
         string modelId = Path.GetFileName(run.Model.Path.TrimEnd(Path.DirectorySeparatorChar));
         var options = new GenerationOptions { MaxNewTokens = run.Eval.MaxNewTokens };
@@ -113,9 +113,9 @@ public static class EvalRunner
             {
                 if (file.Answered.Contains(q.QuestionId)) continue;
                 var images = q.ImagePath is null ? Array.Empty<RgbImage>() : [ImageDecoder.Decode(q.ImagePath)];
-                using var inputs = pipeline.Prepare(pipeline.FormatPrompt(q.Text, images.Length), images, options.MaxNewTokens);
-                var result = pipeline.Generate(inputs, options, method.Plan);
-                var metadata = SampleMetrics.From(result.Stats, method.Plan, pipeline.Model.Architecture.Text).ToMetadata();
+                using var inputs = model.Prepare(model.FormatPrompt(q.Text, images.Length), images, options.MaxNewTokens);
+                var result = model.Generate(inputs, options, method.Plan);
+                var metadata = SampleMetrics.From(result.Stats, method.Plan, model.Profile.Text).ToMetadata();
                 metadata["method"] = method.Name;
                 file.Write(new AnswerRecord(q.QuestionId, q.Text, result.Text, Guid.NewGuid().ToString("N")[..22], modelId, metadata));
                 if (SimpleMatchScorer.Truth(q) is string truth)
