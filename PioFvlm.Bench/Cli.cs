@@ -15,6 +15,7 @@ public static class Cli
         ("measure-llava-7b-prefill", "", Macro.Llava7bPrefill.Run),   // hidden: scripts/measure_7b_prefill.sh
         ("measure-layer-cost", "", Macro.LayerCostCurve.Run),   // hidden: scripts/perf_report.sh
         ("perf-report", "", Macro.PerformanceReport.Run),   // hidden: scripts/perf_report.sh
+        ("compare", CompareCommand.Usage + ": check a checkpoint against transformers' logits and greedy tokens (exit 0 within tolerance, 1 outside, 2 bad input)", CompareCommand.Run),
         ("methods", "methods [--json]: registered pruning methods and schedule presets", MethodsCommand.Run),
         ("score", "score --benchmark (pope|textvqa|vqav2|gqa|mme|scienceqa|mmbench) --answers FILE --annotations PATH [--questions FILE] [--json]: score a LLaVA answers jsonl in-process", ScoreCommand.Run),
         ("submission", "submission --benchmark vqav2|mmbench --answers FILE --questions FILE --out FILE: the official servers' upload file (VQAv2 test-dev json, MMBench xlsx)", SubmissionCommand.Run),

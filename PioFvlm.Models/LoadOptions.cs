@@ -18,6 +18,10 @@ public sealed record LoadOptions
     /// <summary>SDPA (default) or the eager reference path.</summary>
     public AttentionKernel Attention { get; init; } = AttentionKernel.Sdpa;
 
+    /// <summary>False: a folder without tokenizer files loads with a <see cref="PioFvlm.Core.Text.MissingTokenizer"/> (token ids
+    /// only; for checks against reference outputs such as <c>pio-fvlm compare</c>).</summary>
+    public bool RequireTokenizer { get; init; } = true;
+
     /// <summary>Refuse to load when the weights would not fit in available memory (default on).</summary>
     public bool CheckMemory { get; init; } = true;
 }

@@ -92,7 +92,9 @@ public sealed class LlavaPipeline : IVisionLanguageModel
             }
             Freeze(model);
             model.LanguageModel.Kernel = options.Attention;
-            var tokenizer = TokenizerLoader.FromFolder(modelDirectory);
+            var tokenizer = options.RequireTokenizer || HasTokenizerFiles(modelDirectory)
+                ? TokenizerLoader.FromFolder(modelDirectory)
+                : new MissingTokenizer(modelDirectory, config.Text.EosTokenIds.FirstOrDefault(2), config.Text.VocabSize);
             var processor = new ClipImageProcessor(PreprocessorConfig.Load(processorDirectory, config));
             return new LlavaPipeline(config, model, tokenizer, processor);
         }
@@ -102,6 +104,9 @@ public sealed class LlavaPipeline : IVisionLanguageModel
             throw;
         }
     }
+
+    static bool HasTokenizerFiles(string directory) =>
+        File.Exists(Path.Combine(directory, "tokenizer.json")) || File.Exists(Path.Combine(directory, "tokenizer.model"));
 
     /// <summary>Weights never need gradients (the pruning probe differentiates activations only).</summary>
     public static void Freeze(LlavaForConditionalGeneration model)
@@ -141,6 +146,7 @@ public sealed class LlavaPipeline : IVisionLanguageModel
     /// </summary>
     public VisionStageOutput BuildSequence(VlmInputs inputs, IPreLlmReducer? reducer = null)
     {
+        CheckPixelLayout(inputs);
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var clock = Stopwatch.StartNew();
@@ -158,6 +164,16 @@ public sealed class LlavaPipeline : IVisionLanguageModel
         sequence.Embeddings.MoveToOuterDisposeScope();
         sequence.PositionIds.MoveToOuterDisposeScope();
         return new VisionStageOutput(sequence, clock.Elapsed.TotalMilliseconds, (long)inputs.ImageCount * Model.Architecture.TokensPerImage);
+    }
+
+    /// <summary>LLaVA-1.5 takes one square crop per image: pixel values [n, 3, S, S] with S the tower's image size.</summary>
+    void CheckPixelLayout(VlmInputs inputs)
+    {
+        if (inputs.PixelValues is not { } p) return;
+        int size = Model.Architecture.Vision.ImageSize;
+        if (p.dim() != 4 || p.shape[0] != inputs.ImageCount || p.shape[1] != 3 || p.shape[2] != size || p.shape[3] != size)
+            throw new ArgumentException(
+                $"pixel_values must be [{inputs.ImageCount}, 3, {size}, {size}] for this LLaVA-1.5 model, got [{string.Join(", ", p.shape)}]");
     }
 
     /// <summary>Prefill of a built sequence into <paramref name="cache"/>, with an optional intra-LLM pruner.</summary>
