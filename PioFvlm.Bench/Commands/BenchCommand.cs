@@ -1,4 +1,6 @@
 using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.ConsoleArguments;
+using BenchmarkDotNet.Loggers;
 using BenchmarkDotNet.Diagnosers;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
@@ -16,23 +18,45 @@ namespace PioFvlm.Bench.Commands;
 /// </summary>
 public static class BenchCommand
 {
-    public static int Run(string[] args)
-    {
-        TorchRuntime.EnsureLoaded();
+    public static readonly CommandSyntax Syntax = new("bench",
+    [
         // Torch threads are ours to set (BenchmarkDotNet does not know the option): on a shared 2-core machine the
         // default can oversubscribe the cores and turn milliseconds into hundreds of them.
-        int at = Array.IndexOf(args, "--threads");
-        if (at >= 0)
-        {
-            if (at + 1 >= args.Length || !int.TryParse(args[at + 1], System.Globalization.NumberStyles.Integer,
-                    System.Globalization.CultureInfo.InvariantCulture, out int threads) || threads < 1)
-                throw new UsageException("--threads needs a positive integer");
-            TorchSharp.torch.set_num_threads(threads);
-            args = [.. args[..at], .. args[(at + 2)..]];
-        }
-        var summaries = BenchmarkSwitcher.FromAssembly(typeof(Cli).Assembly).Run(args, DefaultConfig());
+        CliOption.Optional("threads", "N", "torch threads for the benchmarks (default: torch's)"),
+    ])
+    {
+        Forwarded = "BenchmarkDotNet arguments",
+        Note = "Every other argument goes to BenchmarkDotNet, e.g. --anyCategories micro|macro|cost-curve|nms|probe|attention|io|vision,\n" +
+               "--filter '*Nms*', --list flat, --job short, --memory. Its -h (hide columns) is spelled --hide here, and\n" +
+               "'pio-fvlm bench -- --help' prints BenchmarkDotNet's own options (arguments after -- go to it unread).\n" +
+               "PIOFVLM_BENCH_SMOKE=1 runs the macro and cost-curve suites at the tiny shape.",
+    };
+
+    public static int Run(string[] args)
+    {
+        var a = new ArgReader(args, Syntax);
+        string[] forwarded = [.. a.Forwarded];
+        CheckBenchmarkDotNetArguments(forwarded);
+        TorchRuntime.EnsureLoaded();
+        if (a.Value("threads") != null) TorchSharp.torch.set_num_threads(a.Int("threads", 0, min: 1));
+        var summaries = BenchmarkSwitcher.FromAssembly(typeof(Cli).Assembly).Run(forwarded, DefaultConfig());
         Console.WriteLine($"native peak RSS of this process (VmHWM): {NativePeakRss.Text()}");
         return summaries.Any(s => s.HasCriticalValidationErrors) ? 1 : 0;
+    }
+
+    /// <summary>
+    /// BenchmarkDotNet prints its parse errors to stdout and runs nothing, which would exit 0; parsing first makes a bad
+    /// argument a usage error (exit 2) naming it. Its own --help and --version are let through.
+    /// </summary>
+    static void CheckBenchmarkDotNetArguments(string[] args)
+    {
+        if (args.Any(x => x is "--help" or "--version")) return;
+        var log = new AccumulationLogger();
+        if (ConfigParser.Parse(args, log).isSuccess) return;
+        var errors = log.GetLog().Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+                        .SkipWhile(l => l != "ERROR(S):").Skip(1).TakeWhile(l => l != "USAGE:").ToList();
+        throw new UsageException($"BenchmarkDotNet rejected its arguments ({string.Join(' ', args)}): " +
+                                 (errors.Count > 0 ? string.Join(" ", errors) : log.GetLog().Trim()));
     }
 
     /// <summary>

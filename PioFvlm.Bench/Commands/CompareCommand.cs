@@ -23,11 +23,22 @@ namespace PioFvlm.Bench.Commands;
 /// </summary>
 public static class CompareCommand
 {
-    public const string Usage = "compare --model DIR --inputs INPUTS.safetensors --reference REFERENCE.safetensors [--greedy N] [--suppress-eos] [--tolerance X] [--json]";
+    public static readonly CommandSyntax Syntax = new("compare",
+    [
+        CliOption.Require("model", "DIR", "the checkpoint folder (tokenizer files not needed)"),
+        CliOption.Require("inputs", "FILE", "safetensors with input_ids [1, S] (image tokens expanded), pixel_values in the family's HF layout, image_sizes / image_grid_thw when the family has them"),
+        CliOption.Require("reference", "FILE", "safetensors with transformers' logits [1, S, V] (and gen_tokens [1, N] for --greedy)"),
+        CliOption.Optional("greedy", "N", "also compare the first N greedy tokens, decoded through the KV cache with no EOS stop"),
+        CliOption.Flag("suppress-eos", "set the EOS logits to -inf before each argmax (as the project's fixtures were generated)"),
+        CliOption.Optional("tolerance", "X", "largest accepted max |logits difference| (default 1e-4)"),
+        CliOption.Flag("json", "print the measured differences as JSON"),
+    ]);
+
+    static string Usage => Syntax.Usage;
 
     public static int Run(string[] args)
     {
-        var a = new ArgReader(args, flags: ["json", "suppress-eos"], valued: ["model", "inputs", "reference", "greedy", "tolerance"]);
+        var a = new ArgReader(args, Syntax);
         string modelDir = a.Value("model") ?? throw new UsageException($"--model DIR is required; usage: {Usage}");
         string inputsPath = a.Value("inputs") ?? throw new UsageException($"--inputs FILE is required; usage: {Usage}");
         string referencePath = a.Value("reference") ?? throw new UsageException($"--reference FILE is required; usage: {Usage}");

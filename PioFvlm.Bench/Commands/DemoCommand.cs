@@ -20,7 +20,16 @@ namespace PioFvlm.Bench.Commands;
 public static class DemoCommand
 {
     public const string DefaultConfig = "configs/demo.json";
-    const string Usage = "demo [CONFIG] [--count N] [--Run:Section:Key=value ...]";
+    public static readonly CommandSyntax Syntax = new("demo",
+    [
+        CliOption.Optional("count", "N", "number of held-out questions, at least 4 (default: the config's Demo:Count)"),
+    ])
+    {
+        Arguments = [new("CONFIG", $"the run config with a Demo section (default: {DefaultConfig}, searched upwards from the current folder)", Required: false)],
+        ConfigOverrides = true,
+    };
+
+    static string Usage => Syntax.Usage;
 
     public static int Run(string[] args)
     {

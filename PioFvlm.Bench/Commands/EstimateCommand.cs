@@ -20,11 +20,23 @@ public static class EstimateCommand
     /// <summary>Text tokens when --text is absent: the POPE prompt length that reproduces the paper's KV column (§10.1).</summary>
     public const int DefaultTextTokens = 60;
 
+    public static readonly CommandSyntax Syntax = new("estimate",
+    [
+        CliOption.Require("model", "PRESET|PATH", $"one of {string.Join(", ", ModelPresets.All.Select(p => p.Name))} or a config.json path"),
+        CliOption.Optional("visual", "N", "visual tokens entering the LLM (default: the model's)"),
+        CliOption.Optional("text", "T", $"text tokens (default {DefaultTextTokens})"),
+        CliOption.Optional("schedule", "PRESET", "a pruning schedule preset (see 'pio-fvlm methods'); not with --stages"),
+        CliOption.Optional("stages", "\"1:218,10:128\"", "custom stages: layer:keep, keep a count or a fraction with a decimal point"),
+        CliOption.Optional("pre-llm", "K", "visual tokens kept before the LLM: a count, or a fraction with a decimal point"),
+        CliOption.Optional("dtype", "Float16|BFloat16|Float32", "KV cache dtype (default Float16)"),
+        CliOption.Flag("json", "print the estimate as JSON"),
+    ]);
+
     public static int Run(string[] args) => Run(args, Console.Out);
 
     public static int Run(string[] args, TextWriter output)
     {
-        var a = new ArgReader(args, flags: ["json"], valued: ["model", "visual", "text", "schedule", "stages", "pre-llm", "dtype"]);
+        var a = new ArgReader(args, Syntax);
         if (a.Positional.Count > 0) throw new UsageException($"unexpected argument '{a.Positional[0]}'");
         string modelArg = a.Value("model") ?? throw new UsageException(
             $"--model is required: one of {string.Join(", ", ModelPresets.All.Select(p => p.Name))} or a config.json path");

@@ -25,14 +25,24 @@ namespace PioFvlm.Bench.Commands;
 /// </summary>
 public static class GenerateCommand
 {
-    const string Usage = "generate --model DIR --image FILE --prompt TEXT [--max-new-tokens N] [--dtype Float32|BFloat16|Float16] [--vision-tower DIR] [--schedule PRESET | --pruning FILE] [--json]";
+    public static readonly CommandSyntax Syntax = new("generate",
+    [
+        CliOption.Require("model", "DIR", "the checkpoint folder (HF layout of any implemented family, or research LLaVA)"),
+        CliOption.Require("image", "FILE", "the image (PNG, JPEG, ...)"),
+        CliOption.Require("prompt", "TEXT", "the question; put into the checkpoint's conversation template unless it holds <image>"),
+        CliOption.Optional("max-new-tokens", "N", "most tokens to generate (default 32)"),
+        CliOption.Optional("dtype", "Float32|BFloat16|Float16", "weight and compute dtype (default Float32)"),
+        CliOption.Optional("vision-tower", "DIR", "a separate CLIP vision tower folder"),
+        CliOption.Optional("schedule", "PRESET", "prune with PIO-FVLM on a named schedule (see 'pio-fvlm methods'); not with --pruning"),
+        CliOption.Optional("pruning", "FILE", "prune as a JSON pruning config says; not with --schedule"),
+        CliOption.Flag("json", "print the answer and statistics as JSON"),
+    ]);
 
-    /// <summary>Options with values.</summary>
-    static readonly string[] Valued = ["model", "image", "prompt", "max-new-tokens", "dtype", "vision-tower", "schedule", "pruning"];
+    static string Usage => Syntax.Usage;
 
     public static int Run(string[] args)
     {
-        var a = new ArgReader(args, flags: ["json"], valued: Valued);
+        var a = new ArgReader(args, Syntax);
         string model = a.Value("model") ?? throw new UsageException($"--model DIR is required; usage: {Usage}");
         string imagePath = a.Value("image") ?? throw new UsageException($"--image FILE is required; usage: {Usage}");
         string prompt = a.Value("prompt") ?? throw new UsageException($"--prompt TEXT is required; usage: {Usage}");

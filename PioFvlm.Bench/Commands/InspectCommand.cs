@@ -15,9 +15,18 @@ namespace PioFvlm.Bench.Commands;
 /// </summary>
 public static class InspectCommand
 {
+    public static readonly CommandSyntax Syntax = new("inspect",
+    [
+        CliOption.Flag("verify", "read every tensor (checks data, not only headers)"),
+        CliOption.Flag("json", "print the report as JSON"),
+    ])
+    {
+        Arguments = [new("PATH", "a checkpoint file, folder or sharded index")],
+    };
+
     public static int Run(string[] args)
     {
-        var a = new ArgReader(args, flags: ["verify", "json"], valued: []);
+        var a = new ArgReader(args, Syntax);
         string path = a.RequirePositional(0, "PATH (a checkpoint file, folder or index)");
         bool json = a.Flag("json");
         try

@@ -13,14 +13,24 @@ namespace PioFvlm.Bench.Commands;
 /// </summary>
 public static class MakeTinyCommand
 {
-    const string Usage = "make-tiny --out DIR [--layout hf|modern|research] [--seed N] [--dtype F16|F32] [--shards N] [--tokenizer DIR]";
+    public static readonly CommandSyntax Syntax = new("make-tiny",
+    [
+        CliOption.Require("out", "DIR", "the model folder to write"),
+        CliOption.Optional("layout", "hf|modern|research", "checkpoint layout (default hf; research also writes DIR-clip)"),
+        CliOption.Optional("seed", "N", "weight seed (default 0)"),
+        CliOption.Optional("dtype", "F16|F32", "weight dtype (default F16)"),
+        CliOption.Optional("shards", "N", "safetensors shards, hf and modern layouts only (default 1)"),
+        CliOption.Optional("tokenizer", "DIR", "folder with a LLaMA-2 tokenizer.json (default: found in the repository)"),
+    ]);
+
+    static string Usage => Syntax.Usage;
 
     /// <summary>Where a LLaMA-2 tokenizer.json is found, relative to the repository root, in order.</summary>
     static readonly string[] TokenizerCandidates = ["PioFvlm.Tests/TestData/tokenizers/llama2", "configs/models/tiny-llava"];
 
     public static int Run(string[] args)
     {
-        var a = new ArgReader(args, flags: [], valued: ["out", "layout", "seed", "dtype", "shards", "tokenizer"]);
+        var a = new ArgReader(args, Syntax);
         string output = a.Value("out") ?? throw new UsageException($"--out DIR is required; usage: {Usage}");
         var layout = a.Value("layout") switch
         {

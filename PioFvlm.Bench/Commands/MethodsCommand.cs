@@ -8,9 +8,11 @@ namespace PioFvlm.Bench.Commands;
 /// <summary><c>pio-fvlm methods [--json]</c>: the registered pruning methods and schedule presets.</summary>
 public static class MethodsCommand
 {
+    public static readonly CommandSyntax Syntax = new("methods", [CliOption.Flag("json", "print the list as JSON")]);
+
     public static int Run(string[] args)
     {
-        var a = new ArgReader(args, flags: ["json"], valued: []);
+        var a = new ArgReader(args, Syntax);
         if (a.Flag("json"))
         {
             var root = new JsonObject

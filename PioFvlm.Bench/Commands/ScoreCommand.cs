@@ -12,9 +12,18 @@ namespace PioFvlm.Bench.Commands;
 /// </summary>
 public static class ScoreCommand
 {
+    public static readonly CommandSyntax Syntax = new("score",
+    [
+        CliOption.Require("benchmark", string.Join("|", ScorerRegistry.Names), "which benchmark's scorer"),
+        CliOption.Require("answers", "FILE", "the answers jsonl (LLaVA format)"),
+        CliOption.Require("annotations", "PATH", "the benchmark's ground truth file or folder"),
+        CliOption.Optional("questions", "FILE", "the questions file, where the scorer needs it"),
+        CliOption.Flag("json", "print the metrics as one JSON object"),
+    ]);
+
     public static int Run(string[] args)
     {
-        var a = new ArgReader(args, flags: ["json"], valued: ["benchmark", "answers", "annotations", "questions"]);
+        var a = new ArgReader(args, Syntax);
         string benchmark = a.Value("benchmark") ?? throw new UsageException($"missing --benchmark ({string.Join("|", ScorerRegistry.Names)})");
         string answersPath = a.Value("answers") ?? throw new UsageException("missing --answers FILE");
         string annotations = a.Value("annotations") ?? throw new UsageException("missing --annotations PATH");

@@ -9,9 +9,17 @@ namespace PioFvlm.Bench.Commands;
 /// </summary>
 public static class SubmissionCommand
 {
+    public static readonly CommandSyntax Syntax = new("submission",
+    [
+        CliOption.Require("benchmark", "vqav2|mmbench", "which official server the file is for"),
+        CliOption.Require("answers", "FILE", "the answers jsonl (LLaVA format)"),
+        CliOption.Require("questions", "FILE", "the test-dev questions jsonl (VQAv2) or TSV (MMBench)"),
+        CliOption.Require("out", "FILE", "the upload file to write (.json for VQAv2, .xlsx for MMBench)"),
+    ]);
+
     public static int Run(string[] args)
     {
-        var a = new ArgReader(args, flags: [], valued: ["benchmark", "answers", "questions", "out"]);
+        var a = new ArgReader(args, Syntax);
         string benchmark = a.Value("benchmark") ?? throw new UsageException("missing --benchmark (vqav2|mmbench)");
         string answers = a.Value("answers") ?? throw new UsageException("missing --answers FILE");
         string questions = a.Value("questions") ?? throw new UsageException("missing --questions FILE (the test-dev jsonl / MMBench TSV)");

@@ -11,11 +11,28 @@ namespace PioFvlm.Bench.Commands;
 /// </summary>
 public static class TrainDemoCommand
 {
-    const string Usage = "train-demo --out DIR [--steps N] [--batch N] [--seed N] [--lr X] [--threads N] [--eval-every N] [--warmup N] [--data-seed N] [--column-labels] [--init-from MODEL_DIR] [--stop-at ACC] [--curves-only]";
+    public static readonly CommandSyntax Syntax = new("train-demo",
+    [
+        CliOption.Require("out", "DIR", "the model folder; re-running with it resumes from the last checkpoint"),
+        CliOption.Optional("steps", "N", "optimiser steps (default 2500)"),
+        CliOption.Optional("batch", "N", "questions per step (default 32)"),
+        CliOption.Optional("seed", "N", "weight and work-order seed (default 1)"),
+        CliOption.Optional("lr", "X", "peak learning rate (default 1.5e-3)"),
+        CliOption.Optional("threads", "N", "torch threads"),
+        CliOption.Optional("eval-every", "N", "validate every N steps (default 200)"),
+        CliOption.Optional("warmup", "N", "learning-rate warm-up steps (default 200)"),
+        CliOption.Optional("data-seed", "N", "generator seed of the training questions (default 1)"),
+        CliOption.Flag("column-labels", "grid-column patch labels"),
+        CliOption.Optional("init-from", "MODEL_DIR", "warm restart from this finished model folder"),
+        CliOption.Optional("stop-at", "ACC", "stop once validation accuracy reaches ACC"),
+        CliOption.Flag("curves-only", "only redraw the training curves from DIR's log"),
+    ]);
+
+    static string Usage => Syntax.Usage;
 
     public static int Run(string[] args)
     {
-        var a = new ArgReader(args, flags: ["curves-only", "column-labels"], valued: ["out", "steps", "batch", "seed", "lr", "threads", "eval-every", "stop-at", "init-from", "warmup", "data-seed"]);
+        var a = new ArgReader(args, Syntax);
         string output = a.Value("out") ?? throw new UsageException($"--out DIR is required; usage: {Usage}");
         if (a.Flag("curves-only"))
         {

@@ -23,17 +23,26 @@ public static class LayerCostCurve
     public static DecoderDims Llama7bOneLayer { get; } =
         new(4096, 32, 32, 128, 11008, 1, 1e-5, 10000, 32, 4096, false, false);
 
+    public static readonly CommandSyntax Syntax = new("measure-layer-cost",
+    [
+        CliOption.Optional("points", "LIST", $"comma-separated sequence lengths (default {string.Join(",", DefaultPoints)})"),
+        CliOption.Optional("repeats", "N", "timed runs per point after one warm-up, median kept (default 5)"),
+        CliOption.Optional("threads", "N", "torch threads (default 2)"),
+        CliOption.Optional("out", "FILE.json", "write the curve as JSON"),
+    ]);
+
+    /// <summary>"22,64,128": positive token counts, for --points here and --curve-points of measure-llava-7b-prefill.</summary>
+    public static int[] ParsePoints(string list, string option) =>
+        list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(p => int.TryParse(p, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) && n > 0
+                ? n : throw new UsageException($"{option}: '{p}' is not a positive token count")).ToArray();
+
     public static int Run(string[] args)
     {
-        var a = new ArgReader(args, flags: [], valued: ["points", "repeats", "threads", "out"]);
-        var points = a.Value("points") is { } list
-            ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                  .Select(p => int.TryParse(p, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) && n > 0
-                      ? n : throw new UsageException($"--points: '{p}' is not a positive token count")).ToArray()
-            : DefaultPoints;
-        int repeats = int.Parse(a.Value("repeats") ?? "5", CultureInfo.InvariantCulture);
-        int threads = int.Parse(a.Value("threads") ?? "2", CultureInfo.InvariantCulture);
-        if (repeats < 1) throw new UsageException("--repeats must be at least 1");
+        var a = new ArgReader(args, Syntax);
+        var points = a.Value("points") is { } list ? ParsePoints(list, "--points") : DefaultPoints;
+        int repeats = a.Int("repeats", 5, min: 1);
+        int threads = a.Int("threads", 2, min: 1);
 
         TorchRuntime.EnsureLoaded();
         set_num_threads(threads);

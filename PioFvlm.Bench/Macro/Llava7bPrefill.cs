@@ -23,17 +23,33 @@ public static class Llava7bPrefill
 {
     const double NeededGiB = 14.5;
 
+    public static readonly CommandSyntax Syntax = new("measure-llava-7b-prefill",
+    [
+        CliOption.Optional("config", "FILE", "the LLaVA-1.5-7B config.json (default: the one in configs/)"),
+        CliOption.Flag("smoke", "the same code at a tiny width, in seconds"),
+        CliOption.Optional("text-tokens", "N", "text tokens of the prompt (default 60)"),
+        CliOption.Optional("threads", "N", "torch threads (default 2)"),
+        CliOption.Optional("schedules", "LIST", "comma-separated schedules: unpruned, pio-* presets, pruning config files (default unpruned)"),
+        CliOption.Optional("repeats", "N", "prefill runs per schedule, fastest kept (default 1)"),
+        CliOption.Optional("decode-tokens", "N", "tokens to decode after each prefill (default 0)"),
+        CliOption.Flag("cost-curve", "also measure the one-layer cost curve on layer 0"),
+        CliOption.Optional("curve-points", "LIST", "comma-separated sequence lengths of the cost curve"),
+        CliOption.Optional("curve-repeats", "N", "runs per cost-curve point (default 5, smoke 1)"),
+        CliOption.Flag("probe-costs", "also measure the pruner's pieces"),
+        CliOption.Optional("json", "FILE", "write the measurement as JSON (input of perf-report)"),
+        CliOption.Flag("force", $"run even with less than {NeededGiB} GiB of available memory"),
+    ]);
+
     public static int Run(string[] args)
     {
-        var a = new ArgReader(args, flags: ["force", "probe-costs", "cost-curve", "smoke"],
-            valued: ["config", "text-tokens", "threads", "schedules", "repeats", "decode-tokens", "curve-points", "curve-repeats", "json"]);
+        var a = new ArgReader(args, Syntax);
         bool smoke = a.Flag("smoke");
-        int textTokens = Int(a, "text-tokens", 60, min: 5);
-        int threads = Int(a, "threads", 2, min: 1);
-        int repeats = Int(a, "repeats", 1, min: 1);
-        int decodeTokens = Int(a, "decode-tokens", 0, min: 0);
-        int curveRepeats = Int(a, "curve-repeats", smoke ? 1 : 5, min: 1);
-        int[] curvePoints = a.Value("curve-points") is { } list ? ParsePoints(list) : smoke ? SmokeCurvePoints : LayerCostCurve.DefaultPoints;
+        int textTokens = a.Int("text-tokens", 60, min: 5);
+        int threads = a.Int("threads", 2, min: 1);
+        int repeats = a.Int("repeats", 1, min: 1);
+        int decodeTokens = a.Int("decode-tokens", 0, min: 0);
+        int curveRepeats = a.Int("curve-repeats", smoke ? 1 : 5, min: 1);
+        int[] curvePoints = a.Value("curve-points") is { } list ? LayerCostCurve.ParsePoints(list, "--curve-points") : smoke ? SmokeCurvePoints : LayerCostCurve.DefaultPoints;
         var schedules = (a.Value("schedules") ?? "unpruned").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         List<(string Name, Core.Pruning.PruningPlan Plan)> plans;
         try { plans = schedules.Select(n => (ScheduleName(n), LlavaPrefillRig.PlanFor(n))).ToList(); }   // unknown names fail before the build
@@ -113,19 +129,6 @@ public static class Llava7bPrefill
             Console.WriteLine($"{r.Name,-20} {r.AverageVisual,8:F1} {r.EncodeMs,10:F0} {r.PrefillMs,11:F0} {r.PruningWorkMs,11:F0} " +
                               $"{baseline.PrefillMs / r.PrefillMs,7:F2}x {r.PaperFlops / 1e12,10:F3} T {r.KvBytes / 1048576.0,8:F1} {r.DecodeTokensPerSecond,13:F2}");
         Console.WriteLine();
-    }
-
-    static int[] ParsePoints(string list) =>
-        list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(p => int.TryParse(p, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) && n > 0
-                ? n : throw new UsageException($"--curve-points: '{p}' is not a positive token count")).ToArray();
-
-    static int Int(ArgReader a, string name, int fallback, int min)
-    {
-        if (a.Value(name) is not { } text) return fallback;
-        if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) || value < min)
-            throw new UsageException($"--{name}: '{text}' is not an integer >= {min}");
-        return value;
     }
 
     static double AvailableGiB() => ReadKib("/proc/meminfo", "MemAvailable:") / 1048576.0;

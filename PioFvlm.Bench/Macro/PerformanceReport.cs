@@ -23,9 +23,16 @@ public static class PerformanceReport
 
     static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
+    public static readonly CommandSyntax Syntax = new("perf-report",
+    [
+        CliOption.Require("prefill", "RUN.json", "a measurement from measure-llava-7b-prefill --json"),
+        CliOption.Optional("out", "FILE.md", "write the report there (default: stdout)"),
+        CliOption.Optional("appendix", "FILE.md", "a file copied in at the end (e.g. BenchmarkDotNet's tables)"),
+    ]);
+
     public static int Run(string[] args)
     {
-        var a = new ArgReader(args, flags: [], valued: ["prefill", "out", "appendix"]);
+        var a = new ArgReader(args, Syntax);
         string path = a.Value("prefill") ?? throw new UsageException("--prefill RUN.json (from measure-llava-7b-prefill --json) is required");
         var run = Load(path);
         string md = Render(run, a.Value("appendix") is { } appendix ? File.ReadAllText(appendix) : null);

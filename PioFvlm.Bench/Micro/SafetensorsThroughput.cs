@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using PioFvlm.Bench.Commands;
 using PioFvlm.Core.IO.Safetensors;
 using PioFvlm.Core.Runtime;
 using static TorchSharp.torch;
@@ -17,10 +18,16 @@ public static class SafetensorsThroughput
     const int TensorCount = 16;
     const int PosixFadvDontNeed = 4;
 
+    public static readonly CommandSyntax Syntax = new("io-throughput", [])
+    {
+        Arguments = [new("GB", "file size in gigabytes (default 2)", Required: false), new("DIR", "folder for the file (default: the temp folder)", Required: false)],
+    };
+
     public static int Run(string[] args)
     {
-        double gigabytes = args.Length > 0 ? double.Parse(args[0], CultureInfo.InvariantCulture) : 2.0;
-        string directory = args.Length > 1 ? args[1] : Path.GetTempPath();
+        var a = new ArgReader(args, Syntax);
+        double gigabytes = a.Positional.Count > 0 ? Gigabytes(a.Positional[0]) : 2.0;
+        string directory = a.Positional.Count > 1 ? a.Positional[1] : Path.GetTempPath();
         TorchRuntime.EnsureLoaded();
 
         long elementsPerTensor = (long)(gigabytes * 1e9 / sizeof(float) / TensorCount);
@@ -72,6 +79,10 @@ public static class SafetensorsThroughput
             File.Delete(path);
         }
     }
+
+    static double Gigabytes(string text) =>
+        double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double gb) && gb > 0 && double.IsFinite(gb)
+            ? gb : throw new UsageException($"GB: '{text}' is not a positive number of gigabytes");
 
     static void Report(string what, long bytes, TimeSpan elapsed, ManagedPeak managed) =>
         Console.WriteLine($"{what,-42} {bytes / 1e9 / elapsed.TotalSeconds,6:F2} GB/s  ({elapsed.TotalSeconds:F2} s)  " +

@@ -8,7 +8,18 @@ namespace PioFvlm.Bench.Eval.Runner;
 /// </summary>
 public static class EvalCommand
 {
-    public const string Usage = "eval CONFIG.json [--Run:Section:Key=value ...] [--limit N] [--shard i/n] [--output DIR]";
+    public static readonly Commands.CommandSyntax Syntax = new("eval",
+    [
+        Commands.CliOption.Optional("limit", "N", "answer the first N questions only (--Run:Eval:Limit)"),
+        Commands.CliOption.Optional("shard", "i/n", "answer shard i of n, 1-based (--Run:Eval:Shard); join with 'pio-fvlm merge'"),
+        Commands.CliOption.Optional("output", "DIR", "the output folder (--Run:Output:Directory)"),
+    ])
+    {
+        Arguments = [new("CONFIG.json", "the run config (model, dataset, methods, output); it comes first")],
+        ConfigOverrides = true,
+    };
+
+    static string Usage => Syntax.Usage;
 
     public static int Run(string[] args)
     {
