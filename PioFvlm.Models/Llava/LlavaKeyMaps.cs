@@ -14,8 +14,13 @@ public static class LlavaKeyMaps
         .Ignore(@"\.rotary_emb\.inv_freq$")
         .Ignore(@"(^|\.)position_ids$");
 
-    /// <summary>Accepts both HF spellings: legacy names pass unchanged, modern (transformers ≥ 4.52 / v5) names are mapped.</summary>
+    /// <summary>
+    /// Accepts both HF spellings: legacy names pass unchanged, modern (transformers ≥ 4.52 / v5) names are mapped.
+    /// transformers ≥ 5.6 also drops the CLIP <c>vision_model</c> level when saving (<c>vision_tower.embeddings.*</c>,
+    /// <c>model.vision_tower.encoder.*</c>, ...); that rule comes first because the first matching rule wins.
+    /// </summary>
     public static KeyMap Hf { get; } = IgnoreRecomputed(KeyMap.Identity
+        .Rename(@"^(?:model\.)?vision_tower\.(embeddings|encoder|pre_layrnorm|post_layernorm)\.", "vision_tower.vision_model.$1.")
         .RenamePrefix("model.language_model.", "language_model.model.")
         .RenamePrefix("model.vision_tower.", "vision_tower.")
         .RenamePrefix("model.multi_modal_projector.", "multi_modal_projector.")

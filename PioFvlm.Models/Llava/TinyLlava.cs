@@ -34,6 +34,12 @@ public sealed record TinyLlavaOptions
     /// <summary>HF layouts: more than 1 writes <c>model-0000i-of-0000n.safetensors</c> plus the index.</summary>
     public int Shards { get; init; } = 1;
 
+    /// <summary>
+    /// HF layouts: write the CLIP tower as transformers ≥ 5.6 saves it, without the <c>vision_model</c> level
+    /// (<c>vision_tower.embeddings.*</c>, or <c>model.vision_tower.embeddings.*</c> with the modern names).
+    /// </summary>
+    public bool ClipWithoutVisionModel { get; init; }
+
     /// <summary>Folder with the LLaMA-2 <c>tokenizer.json</c> (+ <c>tokenizer_config.json</c>) to copy; null writes no tokenizer.</summary>
     public string? TokenizerDirectory { get; init; }
 
@@ -164,7 +170,9 @@ public static class TinyLlava
         if (options.Layout == TinyLlavaLayout.Research)
             return SaveResearch(state, directory, options);
 
-        var named = state.Select(s => (options.Layout == TinyLlavaLayout.Modern ? ModernName(s.Name) : s.Name, s.Tensor)).ToList();
+        var named = state
+            .Select(s => (Name: options.ClipWithoutVisionModel ? WithoutVisionModelLevel(s.Name) : s.Name, s.Tensor))
+            .Select(s => (options.Layout == TinyLlavaLayout.Modern ? ModernName(s.Name) : s.Name, s.Tensor)).ToList();
         if (options.Shards == 1)
             SafetensorsWriter.Write(Path.Combine(directory, "model.safetensors"), named, new Dictionary<string, string> { ["format"] = "pt" });
         else
@@ -210,6 +218,12 @@ public static class TinyLlava
         long limit = Math.Max(largest, (total + shards - 1) / shards);
         SafetensorsWriter.WriteSharded(directory, named, limit, metadata: new Dictionary<string, string> { ["format"] = "pt" });
     }
+
+    /// <summary><c>vision_tower.vision_model.X</c> → <c>vision_tower.X</c> (transformers ≥ 5.6 on disk); other names unchanged.</summary>
+    public static string WithoutVisionModelLevel(string legacy) =>
+        legacy.StartsWith("vision_tower.vision_model.", StringComparison.Ordinal)
+            ? "vision_tower." + legacy["vision_tower.vision_model.".Length..]
+            : legacy;
 
     /// <summary>Legacy (module) name → transformers ≥ 4.52 name (spec llava.md §3.3).</summary>
     public static string ModernName(string legacy) => legacy switch

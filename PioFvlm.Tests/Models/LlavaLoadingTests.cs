@@ -16,14 +16,17 @@ public class LlavaLoadingTests
 {
     static IEnumerable<TestCaseData> Layouts()
     {
-        yield return new TestCaseData(TinyLlavaLayout.Hf, 1).SetName("HfLegacySingleFile");
-        yield return new TestCaseData(TinyLlavaLayout.Modern, 1).SetName("HfModernNames");
-        yield return new TestCaseData(TinyLlavaLayout.Hf, 3).SetName("HfSharded3");
-        yield return new TestCaseData(TinyLlavaLayout.Research, 1).SetName("ResearchBinPlusClipFolder");
+        yield return new TestCaseData(TinyLlavaLayout.Hf, 1, false).SetName("HfLegacySingleFile");
+        yield return new TestCaseData(TinyLlavaLayout.Modern, 1, false).SetName("HfModernNames");
+        yield return new TestCaseData(TinyLlavaLayout.Hf, 3, false).SetName("HfSharded3");
+        yield return new TestCaseData(TinyLlavaLayout.Research, 1, false).SetName("ResearchBinPlusClipFolder");
+        // transformers >= 5.6 drops the CLIP vision_model level on save.
+        yield return new TestCaseData(TinyLlavaLayout.Hf, 1, true).SetName("HfLegacyClipWithoutVisionModel");
+        yield return new TestCaseData(TinyLlavaLayout.Modern, 3, true).SetName("HfModernClipWithoutVisionModelSharded3");
     }
 
     [TestCaseSource(nameof(Layouts))]
-    public void LoadedCheckpointReproducesInMemoryLogitsExactly(TinyLlavaLayout layout, int shards)
+    public void LoadedCheckpointReproducesInMemoryLogitsExactly(TinyLlavaLayout layout, int shards, bool clipWithoutVisionModel)
     {
         using var dir = new TempDir();
         string modelDir = dir.File("model");
@@ -31,6 +34,7 @@ public class LlavaLoadingTests
         var folders = TinyLlava.Save(original, modelDir, new TinyLlavaOptions
         {
             Layout = layout, DType = ScalarType.Float16, Shards = shards, TokenizerDirectory = LlavaTestModels.Llama2TokenizerDir,
+            ClipWithoutVisionModel = clipWithoutVisionModel,
             VisionTowerDirectory = layout == TinyLlavaLayout.Research ? dir.File("clip") : null,
         });
         if (shards > 1)
@@ -49,6 +53,14 @@ public class LlavaLoadingTests
         {
             using var source = CheckpointSource.Open(modelDir);
             Assert.That(source.Entries.Keys, Has.Member("lm_head.weight").And.Member("model.language_model.norm.weight"));
+        }
+        if (layout != TinyLlavaLayout.Research)
+        {
+            // The spelling under test is really on disk (and the other one is not).
+            using var source = CheckpointSource.Open(modelDir);
+            string prefix = layout == TinyLlavaLayout.Modern ? "model.vision_tower." : "vision_tower.";
+            string flat = prefix + "embeddings.patch_embedding.weight", nested = prefix + "vision_model.embeddings.patch_embedding.weight";
+            Assert.That(source.Entries.Keys, Has.Member(clipWithoutVisionModel ? flat : nested).And.No.Member(clipWithoutVisionModel ? nested : flat));
         }
 
         using var pipeline = LlavaPipeline.FromPretrained(modelDir, new LoadOptions { VisionTowerPath = folders.VisionTowerDirectory });
