@@ -42,6 +42,32 @@ public static class TensorAssert
                     $"shape [{string.Join(", ", actual.shape)}], dtype {actual.dtype} vs {expected.dtype}");
     }
 
+    /// <summary>
+    /// <see cref="Close"/>, after printing the measured max |diff| (and where, and the largest |diff| / |expected|) to
+    /// the test output, so passing runs show their margins too. Returns the max |diff|.
+    /// </summary>
+    public static double CloseReported(Tensor actual, Tensor expected, double atol, double rtol, string what)
+    {
+        using (var scope = NewDisposeScope())
+        {
+            var act = actual.detach().to(ScalarType.Float64, CPU);
+            var exp = expected.detach().to(ScalarType.Float64, CPU);
+            if (act.shape.SequenceEqual(expected.shape) && act.numel() > 0)
+            {
+                var diff = (act - exp).abs().flatten();
+                long argmax = diff.argmax().item<long>();
+                double max = diff[argmax].item<double>();
+                double rel = (diff / exp.abs().flatten().clamp_min(1e-30)).max().item<double>();
+                TestContext.Out.WriteLine($"{what}: max |diff| = {max:G4} at [{string.Join(", ", Unravel(argmax, actual.shape))}], " +
+                                          $"max |diff|/|expected| = {rel:G4} (atol {atol:G3}, rtol {rtol:G3}, {act.numel()} values)");
+                Close(actual, expected, atol, rtol, what);
+                return max;
+            }
+        }
+        Close(actual, expected, atol, rtol, what);
+        return 0;
+    }
+
     /// <summary>Asserts exact equality (bitwise for floats), with the same report as <see cref="Close"/>.</summary>
     public static void Equal(Tensor actual, Tensor expected, string what = "tensor")
     {
