@@ -141,7 +141,7 @@ public sealed class LlavaPipeline : IDisposable
         if (reducer is not null && inputs.PixelValues is not null)
         {
             using var reduced = Model.EncodeImages(inputs.PixelValues.to(Device), reducer);
-            sequence = Model.BuildSequence(inputs.TokenIds, reduced.Features);
+            sequence = Model.BuildSequence(inputs.TokenIds, reduced);
         }
         else
         {
@@ -188,6 +188,8 @@ public sealed class LlavaPipeline : IDisposable
             TokensGenerated = tokens.Count,
             KvCacheBytes = kvBytes,
             VisualTokensPerLayer = prefill.VisualTokensPerLayer,
+            Stages = prefill.Stages,
+            PreLlm = prefill.PreLlm,
         };
         return new GenerationResult(tokens, DecodeText(tokens), stats);
     }
