@@ -64,12 +64,7 @@ public static class GenerateCommand
                 ? prompt : vlm.FormatPrompt(prompt);
             using var inputs = vlm.Prepare(fullPrompt, [image], maxNewTokens);
             var result = vlm.Generate(inputs, new GenerationOptions { MaxNewTokens = maxNewTokens }, plan);
-            var stages = plan.Intra switch
-            {
-                ScoreThenSelectPruner p => p.LastReport,
-                PioFvlm.Core.Pruning.Dart.DartPruner d => d.LastReport,
-                _ => [],
-            };
+            var stages = result.Stats.Stages;
             Console.WriteLine(json ? Json(model, imagePath, fullPrompt, dtype, plan, stages, result).ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping })
                                    : Describe(plan, stages, result));
             return 0;
@@ -131,8 +126,8 @@ public static class GenerateCommand
         w.WriteLine(r.Text);
         w.WriteLine();
         w.WriteLine($"pruning         {plan.Name}");
-        if (s.VisualTokensBeforeReduction != s.VisualTokensIn)
-            w.WriteLine($"pre-LLM         {s.VisualTokensBeforeReduction} -> {s.VisualTokensIn} visual tokens");
+        if (s.PreLlm is { } pre)
+            w.WriteLine($"pre-LLM         {pre.TokensBefore} -> {pre.TokensAfter} visual tokens (reduction {pre.ReductionMs:F1} ms)");
         foreach (var st in stages)
             w.WriteLine($"  after layer {st.AfterLayer,-3} {st.VisualBefore} -> {st.VisualAfter} visual tokens " +
                         $"(score {st.ScoreMs:F1} ms, select {st.SelectMs:F1} ms){(st.FallbackUsed ? $" WARNING: {st.Warning}" : "")}");
@@ -158,6 +153,9 @@ public static class GenerateCommand
                 ["after_layer"] = st.AfterLayer, ["visual_before"] = st.VisualBefore, ["visual_after"] = st.VisualAfter,
                 ["score_ms"] = st.ScoreMs, ["select_ms"] = st.SelectMs, ["fallback"] = st.FallbackUsed,
             }).ToArray()),
+            ["pre_llm"] = s.PreLlm is { } pre
+                ? new JsonObject { ["visual_before"] = pre.TokensBefore, ["visual_after"] = pre.TokensAfter, ["reduction_ms"] = pre.ReductionMs }
+                : null,
             ["model"] = model,
             ["image"] = image,
             ["prompt"] = prompt,

@@ -142,7 +142,7 @@ public sealed class LlavaPrefillRig : IDisposable
             {
                 using var reduced = Model.EncodeImages(_pixels, reducer);
                 reduceMs = reduced.ReductionMs;
-                sequence = Model.BuildSequence(Ids, reduced.Features);
+                sequence = Model.BuildSequence(Ids, reduced);
             }
             else
             {
@@ -195,7 +195,7 @@ public sealed class LlavaPrefillRig : IDisposable
         MultimodalSequence Reduced(IPreLlmReducer r)
         {
             using var reduced = Model.EncodeImages(_pixels, r);
-            return Model.BuildSequence(Ids, reduced.Features);
+            return Model.BuildSequence(Ids, reduced);
         }
     }
 

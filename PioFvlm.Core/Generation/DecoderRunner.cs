@@ -9,7 +9,8 @@ namespace PioFvlm.Core.Generation;
 /// <summary>
 /// The prefill / decode loop shared by every family: runs the decoder layer ranges between pruning points, calls the
 /// intra-LLM pruner there, and places decode tokens per layer according to the position policy. Callers hold
-/// <c>torch.no_grad()</c>; everything here runs inside dispose scopes.
+/// <c>torch.no_grad()</c>; everything here runs inside dispose scopes. Per-prefill pruning state (reports, scratch)
+/// travels in the <see cref="PrefillState"/> from call to call, so concurrent prefills may share one pruner.
 /// </summary>
 public static class DecoderRunner
 {
@@ -28,7 +29,7 @@ public static class DecoderRunner
         var visualPerLayer = new long[layers];
         var state = new PrefillState(sequence.Embeddings, sequence.PositionIds, sequence.VisualSpans, sequence.TokenIds, 0);
         long visualIn = state.VisualTokenCount;
-        pruner?.Begin(state, decoder);
+        if (pruner != null) state = pruner.Begin(state, decoder);
         int from = 0;
         for (int r = 1; r <= layers; r++)
         {
@@ -41,7 +42,7 @@ public static class DecoderRunner
             if (!prune) continue;
             var t0 = clock.Elapsed.TotalMilliseconds;
             var pruned = pruner!.Prune(state, decoder);
-            if (!ReferenceEquals(pruned, state) && policy == PositionPolicy.Compact)
+            if (!ReferenceEquals(pruned.PositionIds, state.PositionIds) && policy == PositionPolicy.Compact)
                 pruned = pruned with { PositionIds = CompactPositions(pruned.PositionIds) };
             state = pruned;
             pruningMs += clock.Elapsed.TotalMilliseconds - t0;
@@ -61,6 +62,8 @@ public static class DecoderRunner
             VisualTokensPerLayer = visualPerLayer,
             PrefillMs = prefillMs,
             PruningMs = pruningMs,
+            Stages = state.Stages,
+            PreLlm = sequence.PreLlm,
         };
     }
 

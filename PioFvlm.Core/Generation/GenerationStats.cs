@@ -1,3 +1,5 @@
+using PioFvlm.Core.Pruning;
+
 namespace PioFvlm.Core.Generation;
 
 /// <summary>What one generation cost and saw. Times in milliseconds, wall clock.</summary>
@@ -23,6 +25,11 @@ public sealed record GenerationStats
     public IReadOnlyList<long> VisualTokensPerLayer { get; init; } = [];
     /// <summary>KV cache bytes in use after the prefill.</summary>
     public long KvCacheBytes { get; init; }
+    /// <summary>The intra-LLM pruning stages of this generation's prefill, in order (<see cref="PrefillResult.Stages"/>);
+    /// empty when unpruned.</summary>
+    public IReadOnlyList<PruningStageReport> Stages { get; init; } = [];
+    /// <summary>What the pre-LLM reducer did (<see cref="PrefillResult.PreLlm"/>); null when none ran.</summary>
+    public PreLlmStageReport? PreLlm { get; init; }
 
     public double DecodeTokensPerSecond => DecodeMs > 0 && TokensGenerated > 1 ? (TokensGenerated - 1) * 1000.0 / DecodeMs : 0;
 }

@@ -1,3 +1,4 @@
+using PioFvlm.Core.Pruning;
 using static TorchSharp.torch;
 
 namespace PioFvlm.Core.Generation;
@@ -5,7 +6,7 @@ namespace PioFvlm.Core.Generation;
 /// <summary>
 /// The decoder input of one prompt after the image features were spliced in: embeddings [1, S, H], position ids
 /// [R, S] (R = 1 for 1-D RoPE, 3 for M-RoPE), the visual spans, and the token id at every position (the image token
-/// id at visual positions). Owns its tensors.
+/// id at visual positions), and what a pre-LLM reducer did to build it. Owns its tensors.
 /// </summary>
 public sealed class MultimodalSequence : IDisposable
 {
@@ -14,7 +15,12 @@ public sealed class MultimodalSequence : IDisposable
     public IReadOnlyList<VisualSpan> VisualSpans { get; }
     public IReadOnlyList<int> TokenIds { get; }
 
-    public MultimodalSequence(Tensor embeddings, Tensor positionIds, IReadOnlyList<VisualSpan> visualSpans, IReadOnlyList<int> tokenIds)
+    /// <summary>What the pre-LLM reducer did to the images spliced here; null when none ran.
+    /// <see cref="DecoderRunner.Prefill"/> passes it on in <see cref="PrefillResult.PreLlm"/>.</summary>
+    public PreLlmStageReport? PreLlm { get; }
+
+    public MultimodalSequence(Tensor embeddings, Tensor positionIds, IReadOnlyList<VisualSpan> visualSpans, IReadOnlyList<int> tokenIds,
+                              PreLlmStageReport? preLlm = null)
     {
         if (embeddings.dim() != 3 || embeddings.shape[0] != 1)
             throw new ArgumentException($"embeddings must be [1, S, H], got [{string.Join(", ", embeddings.shape)}]");
@@ -26,6 +32,7 @@ public sealed class MultimodalSequence : IDisposable
         PositionIds = positionIds;
         VisualSpans = visualSpans;
         TokenIds = tokenIds;
+        PreLlm = preLlm;
     }
 
     public long Length => Embeddings.shape[1];

@@ -1,8 +1,12 @@
+using PioFvlm.Core.Pruning;
 using static TorchSharp.torch;
 
 namespace PioFvlm.Core.Generation;
 
-/// <summary>The outcome of a prefill: next-token logits [vocab] (float32), the decode state and what it cost.</summary>
+/// <summary>
+/// The outcome of a prefill: next-token logits [vocab] (float32), the decode state, what it cost, and what the pruning
+/// did (<see cref="Stages"/>, <see cref="PreLlm"/>). Everything here belongs to this prefill alone.
+/// </summary>
 public sealed class PrefillResult : IDisposable
 {
     public required Tensor LastLogits { get; init; }
@@ -17,6 +21,11 @@ public sealed class PrefillResult : IDisposable
     public required IReadOnlyList<long> VisualTokensPerLayer { get; init; }
     public required double PrefillMs { get; init; }
     public required double PruningMs { get; init; }
+    /// <summary>The intra-LLM stages this prefill ran, in order (reports of method-specific types where the method has
+    /// more to say, e.g. SparseVLM's recycling); empty when no intra-LLM pruner ran.</summary>
+    public IReadOnlyList<PruningStageReport> Stages { get; init; } = [];
+    /// <summary>What the pre-LLM reducer did to the images (from <see cref="MultimodalSequence.PreLlm"/>); null when none ran.</summary>
+    public PreLlmStageReport? PreLlm { get; init; }
 
     public void Dispose() => LastLogits.Dispose();
 }

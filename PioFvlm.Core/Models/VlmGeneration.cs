@@ -35,6 +35,8 @@ public static class VlmGeneration
             TokensGenerated = tokens.Count,
             KvCacheBytes = kvBytes,
             VisualTokensPerLayer = prefill.VisualTokensPerLayer,
+            Stages = prefill.Stages,
+            PreLlm = prefill.PreLlm,
         };
         return new GenerationResult(tokens, model.DecodeText(tokens), stats);
     }

@@ -7,6 +7,11 @@ namespace PioFvlm.Core.Pruning;
 /// 1-based count of layers already run) for every r that <see cref="PrunesAfter"/> names. Prefill only; decode never
 /// calls it. The model owns the call site (TorchSharp's forward() bypasses hooks).
 /// </summary>
+/// <remarks>
+/// A pruner holds only its configuration: whatever one prefill produces (stage reports, signals read a layer early,
+/// per-prompt choices) travels in the <see cref="PrefillState"/> it returns (<see cref="PrefillState.Stages"/>,
+/// <see cref="PrefillState.Scratch"/>). One pruner may therefore serve several prefills at once, on any threads.
+/// </remarks>
 public interface IPrefillPruner
 {
     /// <summary>
@@ -17,17 +22,19 @@ public interface IPrefillPruner
 
     /// <summary>
     /// Called once at the start of every prefill, after <see cref="Validate"/> and before layer 0, with the decoder
-    /// input (the embeddings, LayersDone = 0). For pruners that need the layer-0 input (SparseVLM's text raters and a
-    /// pruning layer 0); it must not change or keep the state's tensors.
+    /// input (the embeddings, LayersDone = 0, no stages, no scratch). For pruners that need the layer-0 input
+    /// (SparseVLM's text raters, a signal for a stage after layer 1): they return the input with their
+    /// <see cref="PrefillState.Scratch"/> set. The returned state must keep the input's tensors unchanged.
     /// </summary>
-    void Begin(PrefillState input, IDecoderStack decoder) { }
+    PrefillState Begin(PrefillState input, IDecoderStack decoder) => input;
 
     /// <summary>Whether a stage runs after <paramref name="layersDone"/> layers.</summary>
     bool PrunesAfter(int layersDone);
 
     /// <summary>
-    /// Returns the new state (the same object when nothing is pruned). The returned tensors must be new tensors or the
-    /// input ones; the loop disposes the old ones it no longer needs.
+    /// Returns the new state: the input's <see cref="PrefillState.Stages"/> plus one report per stage run here, and the
+    /// pruner's scratch for later calls. Tensors are the input ones when nothing is pruned, otherwise new tensors; the
+    /// loop disposes the old ones it no longer needs.
     /// </summary>
     PrefillState Prune(PrefillState state, IDecoderStack decoder);
 }

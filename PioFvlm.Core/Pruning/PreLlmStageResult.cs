@@ -24,6 +24,9 @@ public sealed class PreLlmStageResult(IReadOnlyList<Tensor> features, IReadOnlyL
     /// <summary>Time inside <see cref="IPreLlmReducer.Reduce"/>, all images (the tower pass, signals included, is not part of it).</summary>
     public double ReductionMs { get; } = reductionMs;
 
+    /// <summary>The same facts without the tensors, for <see cref="Generation.MultimodalSequence.PreLlm"/> and the results.</summary>
+    public PreLlmStageReport Report => new(KeptIndices, TokensBefore, TokensAfter, ReductionMs);
+
     public void Dispose()
     {
         foreach (var f in Features) f.Dispose();

@@ -23,14 +23,16 @@ namespace PioFvlm.Core.Pruning;
 /// <para>Position ids of kept tokens are gathered (their original ids); <see cref="DecoderRunner"/> re-indexes them
 /// under <see cref="PositionPolicy.Compact"/>. A stage whose scorer is an <see cref="IPriorLayerScorer"/> (FastV) also
 /// makes the pruner stop one layer earlier (or, for a stage after layer 1, use <see cref="Begin"/>), where the scorer
-/// captures its signal and the state passes unchanged.
-/// The pruner is reusable: a prefill starts over when the first stage
-/// runs (or a stage at or before the last one reported), which clears <see cref="LastReport"/>.</para>
+/// captures its signal; the signal travels in the state's <see cref="PrefillState.Scratch"/> to the stage, the
+/// tensors pass unchanged.</para>
+/// <para>Each stage appends its <see cref="PruningStageReport"/> to <see cref="PrefillState.Stages"/>; the pruner keeps
+/// nothing between calls, so one instance may prune several prefills at once.</para>
 /// </remarks>
 public sealed class ScoreThenSelectPruner : IPrefillPruner
 {
-    private readonly List<PruningStageReport> _report = [];
-    private long _visualAtFirstStage;
+    /// <summary>The scratch between a prior-layer scorer's capture and its stage: the signal for the stage after
+    /// <paramref name="ForStage"/> layers.</summary>
+    sealed record Captured(int ForStage, float[] Signal);
 
     public ISaliencyScorer Scorer { get; }
     public ITokenSelector Selector { get; }
@@ -52,22 +54,33 @@ public sealed class ScoreThenSelectPruner : IPrefillPruner
         schedule.ValidateShape();
     }
 
-    /// <summary>The stages run by the latest prefill, in order (a copy).</summary>
-    public IReadOnlyList<PruningStageReport> LastReport => _report.ToArray();
-
     /// <inheritdoc />
     public void Validate(int layerCount) => Schedule.Validate(layerCount);
 
     public bool PrunesAfter(int layersDone) => StageIndex(layersDone) >= 0 || (layersDone > 0 && CaptureFor(layersDone) != null);
 
     /// <summary>A stage after layer 1 whose scorer reads layer 0's input captures it here, from the embeddings.</summary>
-    public void Begin(PrefillState input, IDecoderStack decoder) => CaptureFor(0)?.Capture(input, decoder);
+    public PrefillState Begin(PrefillState input, IDecoderStack decoder) => WithCapture(input, decoder);
 
     public PrefillState Prune(PrefillState state, IDecoderStack decoder)
     {
         if (StageIndex(state.LayersDone) >= 0) state = PruneStage(state, decoder);
-        CaptureFor(state.LayersDone)?.Capture(state, decoder);
-        return state;
+        return WithCapture(state, decoder);
+    }
+
+    /// <summary><paramref name="state"/> carrying the signal of the next layer's prior-layer scorer, if it has one.</summary>
+    PrefillState WithCapture(PrefillState state, IDecoderStack decoder) => CaptureFor(state.LayersDone) is { } prior
+        ? state with { Scratch = new Captured(state.LayersDone + 1, prior.Capture(state, decoder)) }
+        : state;
+
+    /// <summary>Scores of the stage after <c>state.LayersDone</c> layers: a prior-layer scorer's from its capture.</summary>
+    static Tensor Score(ISaliencyScorer scorer, PrefillState state, IDecoderStack decoder)
+    {
+        if (scorer is not IPriorLayerScorer prior) return scorer.Score(state, decoder);
+        if (state.Scratch is not Captured captured || captured.ForStage != state.LayersDone)
+            throw new InvalidOperationException($"{scorer.GetType().Name}: no signal of layer {state.LayersDone - 1} was captured for the stage after layer " +
+                                                $"{state.LayersDone}; the pruner must run one layer before the stage (Begin for a stage after layer 1)");
+        return prior.Score(state, captured.Signal);
     }
 
     /// <summary>The prior-layer scorer of the stage after layer <paramref name="layersDone"/> + 1, if any.</summary>
@@ -85,24 +98,15 @@ public sealed class ScoreThenSelectPruner : IPrefillPruner
         if (stageIndex < 0)
             throw new InvalidOperationException($"pruning schedule '{Schedule.Name}' has no stage after layer {state.LayersDone}");
         var stage = Schedule.Stages[stageIndex];
-        if (stageIndex == 0 || _report.Count == 0 || _report[^1].AfterLayer >= state.LayersDone)
-        {
-            Schedule.Validate(decoder.LayerCount);
-            _report.Clear();
-            _visualAtFirstStage = state.VisualTokenCount;
-        }
+        if (state.Stages.Count == 0) Schedule.Validate(decoder.LayerCount);
         long[] pool = VisualTokens.Positions(state);
         int current = pool.Length;
-        int budget = current == 0 ? 0 : stage.Budget(current, checked((int)_visualAtFirstStage));
+        // The count at the first stage of this prefill is what that stage's report saw coming in.
+        long visualAtFirstStage = state.Stages.Count > 0 ? state.Stages[0].VisualBefore : current;
+        var consumed = state.Scratch is Captured ? state with { Scratch = null } : state;
+        int budget = current == 0 ? 0 : stage.Budget(current, checked((int)visualAtFirstStage));
         if (current == 0 || budget >= current)
-        {
-            _report.Add(new PruningStageReport
-            {
-                AfterLayer = stage.AfterLayer, VisualBefore = current, VisualAfter = current, Pruned = false,
-                KeptLocalIndices = Enumerable.Range(0, current).Select(i => (long)i).ToArray(),
-            });
-            return state;
-        }
+            return consumed.WithStage(PruningStageReport.PassThrough(stage.AfterLayer, current));
 
         using var scope = NewDisposeScope();
         var clock = Stopwatch.StartNew();
@@ -113,7 +117,7 @@ public sealed class ScoreThenSelectPruner : IPrefillPruner
         {
             var (scorer, selector) = StageMethods.TryGetValue(stage.AfterLayer, out var m) ? m : (Scorer, Selector);
             var features = VisualTokens.Features(state, pool);
-            var scores = scorer.Score(state, decoder);
+            var scores = Score(scorer, state, decoder);
             scoreMs = clock.Elapsed.TotalMilliseconds;
             warning = Unusable(scores, current);
             if (warning != null) scores = FallbackScores(features, stage);
@@ -121,15 +125,14 @@ public sealed class ScoreThenSelectPruner : IPrefillPruner
             CheckSelection(kept, budget, current, stage, selector);
             selectMs = clock.Elapsed.TotalMilliseconds - scoreMs;
         }
-        var pruned = SequenceCut.Keep(state, pool, kept);
+        var pruned = SequenceCut.Keep(consumed, pool, kept);
         double surgeryMs = clock.Elapsed.TotalMilliseconds - scoreMs - selectMs;
-        _report.Add(new PruningStageReport
+        return pruned.WithStage(new PruningStageReport
         {
             AfterLayer = stage.AfterLayer, VisualBefore = current, VisualAfter = kept.Length, Pruned = true,
             KeptLocalIndices = kept, ScoreMs = scoreMs, SelectMs = selectMs, SurgeryMs = surgeryMs,
             FallbackUsed = warning != null, Warning = warning,
         });
-        return pruned;
     }
 
     int StageIndex(int layersDone)

@@ -1,4 +1,5 @@
 using PioFvlm.Core.Generation;
+using PioFvlm.Core.Pruning;
 using static TorchSharp.torch;
 
 namespace PioFvlm.Models.Llava;
@@ -14,8 +15,9 @@ public static class ImageFeatureSplicer
     /// <param name="tokenIds">Prompt ids; image placeholders are <paramref name="imageTokenId"/>.</param>
     /// <param name="imageFeatures">One [N_i, H] block per image, in prompt order.</param>
     /// <param name="embed">Embeds text ids [1, T] to [1, T, H].</param>
+    /// <param name="preLlm">What a pre-LLM reducer did to the features, kept with the sequence; null when none ran.</param>
     public static MultimodalSequence Splice(IReadOnlyList<int> tokenIds, int imageTokenId, IReadOnlyList<Tensor> imageFeatures,
-                                            Func<Tensor, Tensor> embed)
+                                            Func<Tensor, Tensor> embed, PreLlmStageReport? preLlm = null)
     {
         var slots = ImageSlots(tokenIds, imageTokenId, imageFeatures);
         using var scope = NewDisposeScope();
@@ -48,7 +50,7 @@ public static class ImageFeatureSplicer
                 throw new ArgumentException($"image features have width {p.shape[1]} but the text embeddings have {hidden}");
         var embeddings = cat(pieces.Select(p => p.to(dtype)).ToArray(), 0).unsqueeze(0);
         var positions = arange(embeddings.shape[1], dtype: ScalarType.Int64, device: embeddings.device).unsqueeze(0);
-        return new MultimodalSequence(embeddings.MoveToOuterDisposeScope(), positions.MoveToOuterDisposeScope(), spans, mergedIds);
+        return new MultimodalSequence(embeddings.MoveToOuterDisposeScope(), positions.MoveToOuterDisposeScope(), spans, mergedIds, preLlm);
     }
 
     readonly record struct Slot(int Start, int Length);

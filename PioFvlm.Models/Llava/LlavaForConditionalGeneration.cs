@@ -76,6 +76,12 @@ public sealed class LlavaForConditionalGeneration : nn.Module
     public MultimodalSequence BuildSequence(IReadOnlyList<int> promptIds, IReadOnlyList<Tensor> imageFeatures) =>
         ImageFeatureSplicer.Splice(promptIds, Architecture.ImageTokenId, imageFeatures, _languageModel.Embed);
 
+    /// <summary>Splices the reduced features of <paramref name="reduced"/> into the embedded prompt; the sequence keeps
+    /// its <see cref="PreLlmStageResult.Report"/> (<see cref="MultimodalSequence.PreLlm"/>). The features stay owned by
+    /// <paramref name="reduced"/>.</summary>
+    public MultimodalSequence BuildSequence(IReadOnlyList<int> promptIds, PreLlmStageResult reduced) =>
+        ImageFeatureSplicer.Splice(promptIds, Architecture.ImageTokenId, reduced.Features, _languageModel.Embed, reduced.Report);
+
     /// <summary>Splices per-image features [n, tokens, hidden] into the embedded prompt (see <see cref="ImageFeatureSplicer"/>).</summary>
     public MultimodalSequence BuildSequence(IReadOnlyList<int> promptIds, Tensor? imageFeatures)
     {

@@ -154,7 +154,7 @@ public sealed class LlavaPipeline : IVisionLanguageModel
         if (reducer is not null && inputs.PixelValues is not null)
         {
             using var reduced = Model.EncodeImages(inputs.PixelValues.to(Device), reducer);
-            sequence = Model.BuildSequence(inputs.TokenIds, reduced.Features);
+            sequence = Model.BuildSequence(inputs.TokenIds, reduced);
         }
         else
         {

@@ -64,12 +64,13 @@ public static class TinyLlava
     public const string ResearchTowerName = "tiny/clip-vit-patch4-28";
 
     /// <summary>config.json of the model folder (HF: llava-hf layout with transformers-v4 spelling; research: flat llava_llama).</summary>
-    public static JsonObject ConfigJson(TinyLlavaLayout layout, ScalarType dtype = ScalarType.Float16)
+    /// <param name="textLayers">Decoder layers (2 unless a test needs room for several pruning stages).</param>
+    public static JsonObject ConfigJson(TinyLlavaLayout layout, ScalarType dtype = ScalarType.Float16, int textLayers = 2)
     {
         string torchDType = TorchDTypeName(dtype);
         if (layout == TinyLlavaLayout.Research)
         {
-            var research = TextJson(ResearchVocab, torchDType);
+            var research = TextJson(ResearchVocab, torchDType, textLayers);
             research["architectures"] = new JsonArray("LlavaLlamaForCausalLM");
             research["model_type"] = "llava_llama";
             research["pad_token_id"] = 0;
@@ -85,7 +86,7 @@ public static class TinyLlava
             research["transformers_version"] = "4.31.0";
             return research;
         }
-        var text = TextJson(HfVocab, torchDType);
+        var text = TextJson(HfVocab, torchDType, textLayers);
         text["model_type"] = "llama";
         text["pad_token_id"] = PadTokenId;
         return new JsonObject
@@ -110,9 +111,9 @@ public static class TinyLlava
     }
 
     /// <summary>The parsed config (research: with the tiny CLIP tower attached).</summary>
-    public static LlavaConfig Config(TinyLlavaLayout layout)
+    public static LlavaConfig Config(TinyLlavaLayout layout, int textLayers = 2)
     {
-        var parsed = (LlavaConfig)HfConfigLoader.Parse(ConfigJson(layout).ToJsonString(), $"tiny-llava ({layout})");
+        var parsed = (LlavaConfig)HfConfigLoader.Parse(ConfigJson(layout, textLayers: textLayers).ToJsonString(), $"tiny-llava ({layout})");
         if (layout != TinyLlavaLayout.Research) return parsed;
         return (LlavaConfig)parsed.WithVisionTower(ClipVisionFromJson());
     }
@@ -123,9 +124,9 @@ public static class TinyLlava
     /// <paramref name="storage"/> so the model equals, bit for bit, what loading its saved folder in float32 gives.
     /// </summary>
     public static LlavaForConditionalGeneration Create(TinyLlavaLayout layout = TinyLlavaLayout.Hf, int seed = 0,
-                                                       ScalarType storage = ScalarType.Float32)
+                                                       ScalarType storage = ScalarType.Float32, int textLayers = 2)
     {
-        var model = new LlavaForConditionalGeneration(LlavaArchitecture.From(Config(layout)));
+        var model = new LlavaForConditionalGeneration(LlavaArchitecture.From(Config(layout, textLayers)));
         var generator = new Generator((ulong)seed);
         using var noGrad = no_grad();
         foreach (var (name, p) in model.named_parameters().OrderBy(x => x.name, StringComparer.Ordinal))
@@ -243,12 +244,12 @@ public static class TinyLlava
         _ => throw new ArgumentException($"'{legacy}' has no research name (vision tower tensors go to the CLIP folder)", nameof(legacy)),
     };
 
-    static JsonObject TextJson(int vocab, string torchDType) => new()
+    static JsonObject TextJson(int vocab, string torchDType, int layers) => new()
     {
         ["vocab_size"] = vocab,
         ["hidden_size"] = 32,
         ["intermediate_size"] = 88,
-        ["num_hidden_layers"] = 2,
+        ["num_hidden_layers"] = layers,
         ["num_attention_heads"] = 4,
         ["num_key_value_heads"] = 4,
         ["hidden_act"] = "silu",

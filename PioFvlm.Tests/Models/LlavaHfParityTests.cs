@@ -159,7 +159,7 @@ internal static class HfFixtures
     /// Greedy decoding with EOS (2) suppressed, as the fixtures' generate() ran: our prefill (with
     /// <paramref name="pruner"/>) and our decode steps; returns the tokens and the raw logits of every step [n, V].
     /// </summary>
-    public static (List<int> Tokens, Tensor Logits) GreedySteps(IDecoderStack lm, MultimodalSequence sequence,
+    public static (List<int> Tokens, Tensor Logits, IReadOnlyList<PruningStageReport> Stages) GreedySteps(IDecoderStack lm, MultimodalSequence sequence,
         IPrefillPruner? pruner, PositionPolicy policy, int newTokens)
     {
         const int eos = 2;
@@ -174,7 +174,7 @@ internal static class HfFixtures
             tokens.Add((int)masked.argmax().item<long>());
             if (i + 1 < newTokens) logits.Add(DecoderRunner.Step(lm, tokens[^1], prefill.DecodeState, cache));
         }
-        return (tokens, stack(logits.ToArray()));
+        return (tokens, stack(logits.ToArray()), prefill.Stages);
     }
 }
 

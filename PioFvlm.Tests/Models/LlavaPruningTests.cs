@@ -29,7 +29,7 @@ public class LlavaPruningTests
         Assert.That(result.Stats.VisualTokensOut, Is.EqualTo(12));
         Assert.That(result.Stats.PruningMs, Is.GreaterThan(0));
         Assert.That(result.TokenIds, Has.Count.EqualTo(6));
-        var report = ((ScoreThenSelectPruner)plan.Intra!).LastReport.Single();
+        var report = result.Stats.Stages.Single();
         Assert.That((report.AfterLayer, report.VisualBefore, report.VisualAfter, report.FallbackUsed), Is.EqualTo((1, 49L, 12L, false)));
         Assert.That(report.KeptLocalIndices, Is.Ordered.Ascending);
         // The KV cache after prefill holds the full prompt in layer 0 and the pruned prompt in layer 1.

@@ -15,14 +15,15 @@ internal static class LlavaTestModels
 
     public const int ImageTokens = 49;
 
-    /// <summary>An in-memory pipeline around a seeded tiny HF model (no files but the tokenizer).</summary>
-    public static LlavaPipeline InMemory(TempDir dir, int seed = 1, TinyLlavaLayout layout = TinyLlavaLayout.Hf)
+    /// <summary>An in-memory pipeline around a seeded tiny HF model (no files but the tokenizer); 2 decoder layers
+    /// unless <paramref name="textLayers"/> asks for room for more pruning stages.</summary>
+    public static LlavaPipeline InMemory(TempDir dir, int seed = 1, TinyLlavaLayout layout = TinyLlavaLayout.Hf, int textLayers = 2)
     {
         string tokenizerDir = Path.Combine(dir.Path, "tokenizer");
         Directory.CreateDirectory(tokenizerDir);
         TinyLlava.CopyTokenizer(Llama2TokenizerDir, tokenizerDir, addLlavaTokens: layout != TinyLlavaLayout.Research);
-        var config = TinyLlava.Config(layout);
-        var model = TinyLlava.Create(layout, seed);
+        var config = TinyLlava.Config(layout, textLayers);
+        var model = TinyLlava.Create(layout, seed, textLayers: textLayers);
         var processor = new ClipImageProcessor(PreprocessorConfig.Load(tokenizerDir, config));
         return new LlavaPipeline(config, model, TokenizerLoader.FromFolder(tokenizerDir), processor);
     }

@@ -38,7 +38,7 @@ public class DartPipelineTests
         Assert.That(result.Stats.VisualTokensIn, Is.EqualTo(LlavaTestModels.ImageTokens));
         Assert.That(result.Stats.VisualTokensOut, Is.EqualTo(expected), "4 + 8·⌊B/8⌋");
         Assert.That(result.TokenIds, Has.Count.EqualTo(5));
-        var report = ((DartPruner)plan.Intra!).LastReport.Single();
+        var report = result.Stats.Stages.Single();
         Assert.That((report.AfterLayer, report.VisualBefore, report.VisualAfter), Is.EqualTo((1, 49L, (long)expected)));
         Assert.That(report.KeptLocalIndices, Is.Ordered.Ascending);
         // Layer 0 holds the full prompt, layer 1 the pruned one (K and V, 4 kv heads, head dim 8, float32).

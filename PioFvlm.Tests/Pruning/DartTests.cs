@@ -82,14 +82,14 @@ public class DartTests
         using var cache = PruningTestKit.Cache(_lm);
         using var result = Prefill(seq, pruner, cache);
 
-        var report = pruner.LastReport.Single();
+        var report = (DartStageReport)result.Stages.Single();
         Assert.That(report.KeptLocalIndices, Is.EqualTo(want));
         Assert.That(report.KeptLocalIndices, Is.Ordered.Ascending);
         int visual = Layout(layout).Pool.Length, text = Math.Min(4, Layout(layout).TextAfter.Length);
         int rule = 4 + (4 + text) * (budget / 8);
         Assert.That(result.VisualTokensOut, Is.EqualTo(rule), "4 image pivots + TOPK per pivot");
         Assert.That(result.VisualTokensPerLayer, Is.EqualTo(Enumerable.Range(0, 4).Select(l => l < afterLayer ? (long)visual : rule)));
-        Assert.That(pruner.LastSelection!.ImagePivots.All(p => want.Contains(p)), "image pivots are kept");
+        Assert.That(report.Selection!.ImagePivots.All(p => want.Contains(p)), "image pivots are kept");
     }
 
     [Test]
@@ -113,7 +113,8 @@ public class DartTests
         cache.Reset();
         using var unpruned = Prefill(seq, none, cache);
         Assert.That(unpruned.VisualTokensOut, Is.EqualTo(30));
-        Assert.That(none.LastReport.Single().Pruned, Is.False);
+        Assert.That(unpruned.Stages.Single().Pruned, Is.False);
+        Assert.That(((DartStageReport)unpruned.Stages.Single()).Selection, Is.Null, "no selection when nothing is pruned");
     }
 
     /// <summary>The logits after DART equal a forced replay of the same selection (plain slicing, one layer range):
@@ -126,7 +127,7 @@ public class DartTests
         using var cacheA = PruningTestKit.Cache(_lm);
         using var cacheB = PruningTestKit.Cache(_lm);
         using var dart = Prefill(seq, pruner, cacheA);
-        var kept = pruner.LastReport.Single().KeptLocalIndices.ToArray();
+        var kept = dart.Stages.Single().KeptLocalIndices.ToArray();
         using var forced = Prefill(seq, new ForcedSelectionPruner(new Dictionary<int, long[]> { [2] = kept }), cacheB);
         TensorAssert.Close(dart.LastLogits, forced.LastLogits, atol: 1e-12, rtol: 0, what: "last logits");
         Assert.That(cacheA.Lengths, Is.EqualTo(cacheB.Lengths));
@@ -139,11 +140,11 @@ public class DartTests
         using var seq = PruningTestKit.Prompt(_lm, [3, 30, 6], seed: 9);
         var pruner = new DartPruner(new PruningStage { AfterLayer = 2, Keep = 16 });
         using var cache = PruningTestKit.Cache(_lm);
-        using (Prefill(seq, pruner, cache)) { }
-        var first = pruner.LastReport.Single().KeptLocalIndices.ToArray();
+        long[] first;
+        using (var a = Prefill(seq, pruner, cache)) first = a.Stages.Single().KeptLocalIndices.ToArray();
         cache.Reset();
-        using (Prefill(seq, pruner, cache)) { }
-        Assert.That(pruner.LastReport.Single().KeptLocalIndices, Is.EqualTo(first));
+        using var second = Prefill(seq, pruner, cache);
+        Assert.That(second.Stages.Single().KeptLocalIndices, Is.EqualTo(first));
     }
 
     [Test]

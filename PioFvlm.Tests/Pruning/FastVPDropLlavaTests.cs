@@ -33,7 +33,7 @@ public class FastVPDropLlavaTests
         Assert.That(result.Stats.VisualTokensIn, Is.EqualTo(LlavaTestModels.ImageTokens));
         Assert.That(result.Stats.VisualTokensOut, Is.EqualTo(keep));
         Assert.That(result.TokenIds, Has.Count.EqualTo(5));
-        var report = ((ScoreThenSelectPruner)plan.Intra!).LastReport.Single();
+        var report = result.Stats.Stages.Single();
         Assert.That((report.VisualBefore, report.VisualAfter, report.FallbackUsed), Is.EqualTo((49L, (long)keep, false)));
     }
 

@@ -52,7 +52,7 @@ public class FastVTests
         using var cache = PruningTestKit.Cache(lm);
         var pruner = Pruner(k, keep);
         var result = DecoderRunner.Prefill(lm, prompt, cache, pruner, PositionPolicy.KeepOriginal);
-        var report = pruner.LastReport.Single();
+        var report = result.Stages.Single();
         Assert.That(report.KeptLocalIndices, Is.EqualTo(Expected(lm, prompt, k, keep)));
         Assert.That((report.AfterLayer, report.VisualBefore, report.VisualAfter, report.FallbackUsed), Is.EqualTo((k, 18L, (long)keep, false)));
         Assert.That(result.VisualTokensOut, Is.EqualTo(keep));
@@ -85,7 +85,7 @@ public class FastVTests
         using var ng = no_grad();
         using var scope = NewDisposeScope();
         var (result, pruner) = Run(2, keep);
-        var report = pruner.LastReport.Single();
+        var report = result.Stages.Single();
         int expected = Math.Min(keep, 18);
         Assert.That(result.VisualTokensOut, Is.EqualTo(expected));
         Assert.That(report.KeptLocalIndices, Has.Length.EqualTo(expected).And.Ordered.Ascending.And.Unique);

@@ -73,7 +73,8 @@ public sealed class NmsTimingMeasurement
             {
                 var nms = new FeatureNms(0.8, block);
                 Assert.That(nms.Select(features, scoreTensor, keep), Is.EqualTo(reference), $"block {block} agrees with the full matrix");
-                line += $"; row-wise block {block}: {MinMs(() => nms.Select(features, scoreTensor, keep)):F1} ms ({nms.LastRowsComputed} rows)";
+                nms.Select(features, scoreTensor, keep, out int rows);
+                line += $"; row-wise block {block}: {MinMs(() => nms.Select(features, scoreTensor, keep)):F1} ms ({rows} rows)";
             }
             var topK = new TopKSelector();
             var plain = topK.Select(features, scoreTensor, keep);

@@ -60,7 +60,7 @@ public class PDropTests
         var pruner = Pruner(stages);
         var result = DecoderRunner.Prefill(lm, prompt, cache, pruner, PositionPolicy.Compact);
         var expected = Expected(lm, prompt, stages);
-        var report = pruner.LastReport;
+        var report = result.Stages;
         Assert.That(report, Has.Count.EqualTo(2));
         Assert.That(report[0].KeptLocalIndices, Is.EqualTo(expected[0]), "stage after layer 1");
         Assert.That(report[1].KeptLocalIndices, Is.EqualTo(expected[1]), "stage after layer 3");
@@ -98,7 +98,7 @@ public class PDropTests
         var pruner = Pruner((1, keeps[0]), (2, keeps[1]), (3, keeps[2]));
         var result = DecoderRunner.Prefill(lm, prompt, cache, pruner, PositionPolicy.Compact);
         Assert.That(result.VisualTokensPerLayer, Is.EqualTo(new long[] { 18, keeps[0], keeps[1], keeps[2] }));
-        foreach (var stage in pruner.LastReport)
+        foreach (var stage in result.Stages)
             Assert.That(stage.KeptLocalIndices, Is.Ordered.Ascending.And.Unique.And.Length.EqualTo(stage.VisualAfter));
     }
 

@@ -18,9 +18,10 @@ public sealed class ScoreThenSelectPrunerTests
 
     /// <summary>Prefill logits and <paramref name="steps"/> greedy decode logits.</summary>
     static List<Tensor> PrefillAndDecode(LlamaForCausalLM lm, MultimodalSequence seq, KvCache cache, IPrefillPruner? pruner,
-                                         PositionPolicy policy, int steps, List<int>? tokens = null)
+                                         PositionPolicy policy, int steps, List<int>? tokens = null, List<PruningStageReport>? stages = null)
     {
         using var prefill = DecoderRunner.Prefill(lm, seq, cache, pruner, policy);
+        stages?.AddRange(prefill.Stages);
         var logits = new List<Tensor> { prefill.LastLogits.clone() };
         for (int t = 0; t < steps; t++)
         {
@@ -42,15 +43,16 @@ public sealed class ScoreThenSelectPrunerTests
         var pruner = Pio(PruningTestKit.Schedule((1, keep), (3, keep)));
         using var cacheA = PruningTestKit.Cache(lm, ScalarType.Float32);
         using var cacheB = PruningTestKit.Cache(lm, ScalarType.Float32);
-        var pruned = PrefillAndDecode(lm, seq, cacheA, pruner, PositionPolicy.Compact, 4);
+        var stages = new List<PruningStageReport>();
+        var pruned = PrefillAndDecode(lm, seq, cacheA, pruner, PositionPolicy.Compact, 4, stages: stages);
         var plain = PrefillAndDecode(lm, seq, cacheB, null, PositionPolicy.Compact, 4);
         for (int i = 0; i < pruned.Count; i++)
             TensorAssert.Equal(pruned[i], plain[i], i == 0 ? "prefill logits" : $"decode step {i}");
-        Assert.That(pruner.LastReport.Select(r => (r.AfterLayer, r.Pruned, r.VisualAfter)), Is.EqualTo(new[] { (1, false, 12L), (3, false, 12L) }));
+        Assert.That(stages.Select(r => (r.AfterLayer, r.Pruned, r.VisualAfter)), Is.EqualTo(new[] { (1, false, 12L), (3, false, 12L) }));
     }
 
     [Test]
-    public void NothingToPrune_ReturnsTheSameState()
+    public void NothingToPrune_KeepsTheTensorsAndReportsAPassThrough()
     {
         using var scope = NewDisposeScope();
         using var ng = no_grad();
@@ -59,10 +61,20 @@ public sealed class ScoreThenSelectPrunerTests
         using var text = PruningTestKit.Prompt(lm, [6]);
         var keepAll = Pio(new PruningSchedule { Name = "ratio 1", Stages = [new PruningStage { AfterLayer = 2, Ratio = 1.0 }] });
         var state = new PrefillState(seq.Embeddings, seq.PositionIds, seq.VisualSpans, seq.TokenIds, 2);
-        Assert.That(keepAll.Prune(state, lm), Is.SameAs(state), "ratio 1.0");
+        var kept = keepAll.Prune(state, lm);
+        Assert.That(SameParts(kept, state), "ratio 1.0: the same tensors, spans and ids");
+        Assert.That(kept.Stages.Select(r => (r.AfterLayer, r.VisualBefore, r.VisualAfter, r.Pruned)), Is.EqualTo(new[] { (2, 12L, 12L, false) }));
+        Assert.That(kept.Stages.Single().KeptLocalIndices, Is.EqualTo(Enumerable.Range(0, 12).Select(i => (long)i)));
         var textOnly = new PrefillState(text.Embeddings, text.PositionIds, text.VisualSpans, text.TokenIds, 2);
-        Assert.That(Pio(PruningTestKit.Schedule((2, 0))).Prune(textOnly, lm), Is.SameAs(textOnly), "no image, even with Keep = 0");
+        var passed = Pio(PruningTestKit.Schedule((2, 0))).Prune(textOnly, lm);
+        Assert.That(SameParts(passed, textOnly), "no image, even with Keep = 0");
+        Assert.That(passed.Stages.Select(r => (r.VisualBefore, r.VisualAfter, r.Pruned)), Is.EqualTo(new[] { (0L, 0L, false) }));
+        Assert.That(state.Stages, Is.Empty, "the input state is not changed");
     }
+
+    static bool SameParts(PrefillState a, PrefillState b) =>
+        ReferenceEquals(a.Hidden, b.Hidden) && ReferenceEquals(a.PositionIds, b.PositionIds) &&
+        ReferenceEquals(a.VisualSpans, b.VisualSpans) && ReferenceEquals(a.TokenIds, b.TokenIds) && a.LayersDone == b.LayersDone;
 
     /// <summary>
     /// After a two-stage pruned prefill, every decode step's logits equal a full prefill of prompt + generated tokens
@@ -79,11 +91,11 @@ public sealed class ScoreThenSelectPrunerTests
         var pruner = Pio(PruningTestKit.Schedule((1, 7), (3, 3)));
         using var cache = PruningTestKit.Cache(lm);
         var generated = new List<int>();
-        var logits = PrefillAndDecode(lm, seq, cache, pruner, policy, 4, generated);
+        var stages = new List<PruningStageReport>();
+        var logits = PrefillAndDecode(lm, seq, cache, pruner, policy, 4, generated, stages);
 
-        var report = pruner.LastReport;
-        Assert.That(report.Select(r => (r.VisualBefore, r.VisualAfter)), Is.EqualTo(new[] { (12L, 7L), (7L, 3L) }));
-        var forced = new ForcedSelectionPruner(report.ToDictionary(r => r.AfterLayer, r => r.KeptLocalIndices.ToArray()));
+        Assert.That(stages.Select(r => (r.VisualBefore, r.VisualAfter)), Is.EqualTo(new[] { (12L, 7L), (7L, 3L) }));
+        var forced = new ForcedSelectionPruner(stages.ToDictionary(r => r.AfterLayer, r => r.KeptLocalIndices.ToArray()));
         for (int t = 0; t <= 4; t++)
         {
             using var longer = PruningTestKit.Prompt(lm, OneImage, extraText: generated.Take(t).ToArray());
@@ -121,7 +133,7 @@ public sealed class ScoreThenSelectPrunerTests
         using var prefill = DecoderRunner.Prefill(lm, seq, cache, pruner);
         Assert.That(cache.Lengths, Is.EqualTo(new long[] { 20, 20, 8, 8 }));
         Assert.That(prefill.VisualTokensOut, Is.Zero);
-        Assert.That(pruner.LastReport.Select(r => (r.Pruned, r.VisualAfter, r.ScoreMs)), Is.EqualTo(new[] { (true, 0L, 0.0), (false, 0L, 0.0) }),
+        Assert.That(prefill.Stages.Select(r => (r.Pruned, r.VisualAfter, r.ScoreMs)), Is.EqualTo(new[] { (true, 0L, 0.0), (false, 0L, 0.0) }),
             "Keep = 0 needs no scores; the next stage sees no image");
         using var oracleCache = PruningTestKit.Cache(lm);
         using var oracle = DecoderRunner.Prefill(lm, seq, oracleCache, new ForcedSelectionPruner(new Dictionary<int, long[]> { [2] = [] }));
@@ -144,7 +156,7 @@ public sealed class ScoreThenSelectPrunerTests
         var pruner = Pio(schedule);
         using var cache = PruningTestKit.Cache(lm);
         using var prefill = DecoderRunner.Prefill(lm, seq, cache, pruner);
-        Assert.That(pruner.LastReport.Select(r => r.VisualAfter), Is.EqualTo(new[] { afterFirst, afterSecond }),
+        Assert.That(prefill.Stages.Select(r => r.VisualAfter), Is.EqualTo(new[] { afterFirst, afterSecond }),
             "floor(0.25 · 6) = 1 of the current count; floor(0.25 · 12) = 3 of the original");
     }
 
@@ -206,7 +218,7 @@ public sealed class ScoreThenSelectPrunerTests
         foreach (var span in pruned.VisualSpans)
             Assert.That(pruned.TokenIds.Skip((int)span.Start).Take((int)span.Length), Is.All.EqualTo(PruningTestKit.ImageTokenId), "spans cover image tokens");
         Assert.That(pruned.TokenIds.Count(t => t == PruningTestKit.ImageTokenId), Is.EqualTo(keptLocal.Length));
-        Assert.That(pruner.LastReport.Single().KeptLocalIndices, Is.EqualTo(keptLocal));
+        Assert.That(pruned.Stages.Single().KeptLocalIndices, Is.EqualTo(keptLocal));
     }
 
     [TestCase(float.NaN, "NaN or infinite")]
@@ -223,7 +235,7 @@ public sealed class ScoreThenSelectPrunerTests
         var pruner = new ScoreThenSelectPruner(new FixedScoreScorer(scores), new TopKSelector(), PruningTestKit.Schedule((2, 5)));
         var state = new PrefillState(seq.Embeddings, seq.PositionIds, seq.VisualSpans, seq.TokenIds, 2);
 
-        pruner.Prune(state, lm);
+        var pruned = pruner.Prune(state, lm);
 
         // Oracle: the 5 largest L2 norms of the visual rows, computed here in float64 with plain loops.
         using var visual = seq.Embeddings[0].narrow(0, 3, 12).to(ScalarType.Float64).contiguous();
@@ -231,7 +243,7 @@ public sealed class ScoreThenSelectPrunerTests
         int h = (int)visual.shape[1];
         var norms = Enumerable.Range(0, 12).Select(i => Math.Sqrt(flat.Skip(i * h).Take(h).Sum(x => x * x))).ToArray();
         var expected = Enumerable.Range(0, 12).OrderByDescending(i => norms[i]).Take(5).Select(i => (long)i).OrderBy(i => i);
-        var report = pruner.LastReport.Single();
+        var report = pruned.Stages.Single();
         Assert.That(report.FallbackUsed, Is.True);
         Assert.That(report.Warning, Does.Contain(warning));
         Assert.That(report.KeptLocalIndices, Is.EqualTo(expected));
@@ -247,14 +259,15 @@ public sealed class ScoreThenSelectPrunerTests
         using var seqB = PruningTestKit.Prompt(lm, [2, 9, 4], seed: 2);
         var pruner = new ScoreThenSelectPruner(new FeatureNormScorer(), new FeatureNms(), PruningTestKit.Schedule((1, 6), (3, 2)));
         using var cache = PruningTestKit.Cache(lm);
-        using (DecoderRunner.Prefill(lm, seqA, cache, pruner)) { }
-        var first = pruner.LastReport;
-        cache.Reset();
-        using (DecoderRunner.Prefill(lm, seqB, cache, pruner)) { }
-        var second = pruner.LastReport;
-        cache.Reset();
-        using (DecoderRunner.Prefill(lm, seqA, cache, pruner)) { }
-        var third = pruner.LastReport;
+        IReadOnlyList<PruningStageReport> Run(MultimodalSequence seq)
+        {
+            cache.Reset();
+            using var prefill = DecoderRunner.Prefill(lm, seq, cache, pruner);
+            return prefill.Stages;
+        }
+        var first = Run(seqA);
+        var second = Run(seqB);
+        var third = Run(seqA);
 
         Assert.That(first.Select(r => (r.AfterLayer, r.VisualBefore, r.VisualAfter, r.FallbackUsed)), Is.EqualTo(new[] { (1, 12L, 6L, false), (3, 6L, 2L, false) }));
         Assert.That(second.Select(r => (r.AfterLayer, r.VisualBefore, r.VisualAfter)), Is.EqualTo(new[] { (1, 9L, 6L), (3, 6L, 2L) }));

@@ -63,8 +63,8 @@ public class SparseVlmPipelineTests
         var plan = PruningConfig.Parse(OneStage, "test");
         var result = Run(pipeline, plan);
         // 49 → keep 12; 37 dropped → floor(11.1)+1 = 12 recycled candidates → 12/10+1 = 2 merged tokens.
-        var report = ((SparseVlmPruner)plan.Intra!).LastReport.Single();
-        Assert.That((report.Layer, report.VisualBefore, report.KeptLocalIndices.Count, report.Recycled), Is.EqualTo((0, 49, 12, 2)));
+        var report = (SparseVlmStageReport)result.Stats.Stages.Single();
+        Assert.That((report.Layer, report.VisualBefore, report.KeptLocalIndices.Count, report.Recycled, report.VisualAfter), Is.EqualTo((0, 49L, 12, 2, 14L)));
         Assert.That(report.Raters, Is.GreaterThan(0));
         Assert.That(result.Stats.VisualTokensIn, Is.EqualTo(49));
         Assert.That(result.Stats.VisualTokensOut, Is.EqualTo(14));

@@ -39,10 +39,10 @@ public class SparseVlmPrunerTests
         var pruner = new SparseVlmPruner(PruningTestKit.Schedule((2, 4)), recycle: false);
         using var cache = PruningTestKit.Cache(lm);
         using var prefill = DecoderRunner.Prefill(lm, seq, cache, pruner);
-        Assert.That(pruner.LastRaters, Is.EqualTo(raters));
+        var report = (SparseVlmStageReport)prefill.Stages.Single();
+        Assert.That(report.RaterPositions, Is.EqualTo(raters));
         Assert.That(raters.Length, Is.InRange(1, 5), "fixture: a proper subset of the 6 text tokens rates");
-        var report = pruner.LastReport.Single();
-        Assert.That((report.Layer, report.AfterLayer, report.VisualBefore, report.Recycled), Is.EqualTo((1, 2, 10, 0)));
+        Assert.That((report.Layer, report.AfterLayer, report.VisualBefore, report.Recycled, report.Pruned), Is.EqualTo((1, 2, 10L, 0, true)));
         Assert.That(report.KeptLocalIndices, Is.EqualTo(expectedKept));
 
         using var oracleCache = PruningTestKit.Cache(lm);
@@ -63,9 +63,9 @@ public class SparseVlmPrunerTests
         var pruner = new SparseVlmPruner(PruningTestKit.Schedule((1, 20), (2, 10), (3, 4)));
         using var cache = PruningTestKit.Cache(lm);
         using var prefill = DecoderRunner.Prefill(lm, seq, cache, pruner);
-        var report = pruner.LastReport;
-        Assert.That(report.Select(r => (r.Layer, r.VisualBefore, r.KeptLocalIndices.Count, r.Recycled)),
-                    Is.EqualTo(new[] { (0, 40, 20, 1), (1, 21, 10, 1), (2, 11, 4, 1) }));
+        var report = prefill.Stages.Cast<SparseVlmStageReport>().ToArray();
+        Assert.That(report.Select(r => (r.Layer, r.VisualBefore, r.KeptLocalIndices.Count, r.Recycled, r.VisualAfter)),
+                    Is.EqualTo(new[] { (0, 40L, 20, 1, 21L), (1, 21L, 10, 1, 11L), (2, 11L, 4, 1, 5L) }));
         Assert.That(report[1].RecycledMembers.Single(), Has.Count.EqualTo(4));
         Assert.That(prefill.VisualTokensPerLayer, Is.EqualTo(new long[] { 40, 21, 11, 5 }));
         Assert.That(prefill.TokensPerLayer, Is.EqualTo(new long[] { 49, 30, 20, 14 }));
@@ -87,8 +87,8 @@ public class SparseVlmPrunerTests
         var pruner = new SparseVlmPruner(PruningTestKit.Schedule((2, 100)));
         using var cache = PruningTestKit.Cache(lm);
         using var prefill = DecoderRunner.Prefill(lm, seq, cache, pruner);
-        var r = pruner.LastReport.Single();
-        Assert.That((r.KeptLocalIndices.Count, r.Recycled, r.VisualAfter), Is.EqualTo((9, 1, 10)));
+        var r = (SparseVlmStageReport)prefill.Stages.Single();
+        Assert.That((r.KeptLocalIndices.Count, r.Recycled, r.VisualAfter), Is.EqualTo((9, 1, 10L)));
     }
 
     [Test]
@@ -103,14 +103,17 @@ public class SparseVlmPrunerTests
 
         // Drive the pruner as DecoderRunner does, keeping the layer outputs for the oracle.
         var s0 = new PrefillState(seq.Embeddings, seq.PositionIds, seq.VisualSpans, seq.TokenIds, 0);
-        pruner.Begin(s0, lm);
+        var begun = pruner.Begin(s0, lm);
         Assert.That(pruner.PrunesAfter(1) && pruner.PrunesAfter(2) && !pruner.PrunesAfter(3));
-        var s1 = s0 with { Hidden = lm.RunLayers(seq.Embeddings, seq.PositionIds, null, 0, 1), LayersDone = 1 };
-        Assert.That(pruner.Prune(s1, lm), Is.SameAs(s1), "scoring the input of layer 1 passes the state through");
+        var s1 = begun with { Hidden = lm.RunLayers(seq.Embeddings, seq.PositionIds, null, 0, 1), LayersDone = 1 };
+        var scored = pruner.Prune(s1, lm);
+        Assert.That(ReferenceEquals(scored.Hidden, s1.Hidden) && ReferenceEquals(scored.PositionIds, s1.PositionIds),
+                    "scoring the input of layer 1 passes the tensors through");
+        Assert.That(scored.Stages, Is.Empty, "scoring is not a stage");
         var h2 = lm.RunLayers(s1.Hidden, seq.PositionIds, null, 1, 2);
-        var cut = pruner.Prune(s1 with { Hidden = h2, LayersDone = 2 }, lm);
+        var cut = pruner.Prune(scored with { Hidden = h2, LayersDone = 2 }, lm);
 
-        var report = pruner.LastReport.Single();
+        var report = (SparseVlmStageReport)cut.Stages.Single();
         long[] kept = SparseVlmReference.TopK(scores, 5);
         Assert.That(report.KeptLocalIndices, Is.EqualTo(kept));
         // 35 dropped → floor(10.5)+1 = 11 recycled candidates (the best-scored dropped) → 2 clusters.

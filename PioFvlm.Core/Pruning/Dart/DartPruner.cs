@@ -26,7 +26,9 @@ namespace PioFvlm.Core.Pruning.Dart;
 /// |P_img| + Σ min(TOPK, candidates left), i.e. 4 + 8·⌊B/8⌋ with enough tokens: 68 / 132 / 196 for B = 64 / 128 / 192
 /// (the published "64 / 128 / 192" rows, convention B_after). A result at or above the visual count prunes nothing.
 /// Kept tokens stay in sequence order and keep their original position ids (the reference's KeepOriginal; the plan
-/// chooses the policy). Difference from the reference: it iterates the pivots in CPython set order (hash slots),
+/// chooses the policy). The stage's <see cref="DartStageReport"/> goes into <see cref="PrefillState.Stages"/> and the keys
+/// read a layer early travel in <see cref="PrefillState.Scratch"/>: the pruner holds only its configuration.
+/// Difference from the reference: it iterates the pivots in CPython set order (hash slots),
 /// here they go in the documented order above; the picks differ only where two pivots compete for a token.
 /// </summary>
 public sealed class DartPruner : IPrefillPruner
@@ -34,21 +36,15 @@ public sealed class DartPruner : IPrefillPruner
     public const int ReferenceLayer = 2;
     public const int ReferencePivots = 4;
 
-    readonly List<PruningStageReport> _report = [];
-    double[]? _keyNorms;
-    long _keyLength = -1;
+    /// <summary>The scratch between the two calls of a prefill: key L1 norms per position of a sequence of
+    /// <paramref name="Length"/> positions.</summary>
+    sealed record PivotKeys(double[] Norms, long Length);
 
     /// <summary>K: the pruning happens between layers K−1 and K (1-based count of layers run).</summary>
     public int AfterLayer => Stage.AfterLayer;
     public PruningStage Stage { get; }
     public int ImagePivots { get; }
     public int TextPivots { get; }
-
-    /// <summary>The latest prefill's selection (pivots and per-pivot picks), null before the first.</summary>
-    public DartSelection? LastSelection { get; private set; }
-
-    /// <summary>The stage run by the latest prefill (a copy; same record as <see cref="ScoreThenSelectPruner.LastReport"/>).</summary>
-    public IReadOnlyList<PruningStageReport> LastReport => _report.ToArray();
 
     public DartPruner(PruningStage stage, int imagePivots = ReferencePivots, int textPivots = ReferencePivots)
     {
@@ -84,37 +80,23 @@ public sealed class DartPruner : IPrefillPruner
     public void Validate(int layerCount) => Stage.Validate(layerCount);
 
     /// <summary>Starts a prefill; with K = 1 the pivot keys come from layer 0 on the embeddings, read here.</summary>
-    public void Begin(PrefillState input, IDecoderStack decoder)
-    {
-        _report.Clear();
-        LastSelection = null;
-        _keyNorms = null;
-        _keyLength = -1;
-        if (AfterLayer == 1) ReadKeys(input, decoder);
-    }
+    public PrefillState Begin(PrefillState input, IDecoderStack decoder) => AfterLayer == 1 ? WithKeys(input, decoder) : input;
 
     public bool PrunesAfter(int layersDone) => layersDone == AfterLayer || (AfterLayer > 1 && layersDone == AfterLayer - 1);
 
-    void ReadKeys(PrefillState state, IDecoderStack decoder)
-    {
-        _keyNorms = KeyL1Norms(state, decoder, AfterLayer - 1);
-        _keyLength = state.Length;
-    }
+    PrefillState WithKeys(PrefillState state, IDecoderStack decoder) =>
+        state with { Scratch = new PivotKeys(KeyL1Norms(state, decoder, AfterLayer - 1), state.Length) };
 
     public PrefillState Prune(PrefillState state, IDecoderStack decoder)
     {
-        if (state.LayersDone == AfterLayer - 1)
-        {
-            ReadKeys(state, decoder);
-            return state;
-        }
+        if (state.LayersDone == AfterLayer - 1) return WithKeys(state, decoder);
         if (state.LayersDone != AfterLayer)
             throw new InvalidOperationException($"DART prunes after layer {AfterLayer}, not after {state.LayersDone}");
-        if (_keyNorms is null || _keyLength != state.Length)
+        if (state.Scratch is not PivotKeys keys || keys.Length != state.Length)
             throw new InvalidOperationException($"DART after layer {AfterLayer}: the keys of layer {AfterLayer - 1} were not read in this prefill " +
                                                 $"(the loop must call Begin and the pruner after {AfterLayer - 1} layers, on the same sequence)");
-        var keyNorms = _keyNorms;
-        _keyNorms = null;
+        var keyNorms = keys.Norms;
+        state = state with { Scratch = null };
 
         var clock = Stopwatch.StartNew();
         long[] pool = VisualTokens.Positions(state);
@@ -126,14 +108,11 @@ public sealed class DartPruner : IPrefillPruner
         long[] textAfter = Enumerable.Range(0, (int)state.Length).Select(p => (long)p).Where(p => p > lastVisual && !visualSet.Contains(p)).ToArray();
         int perPivot = budget / (ImagePivots + TextPivots);
         if (current == 0 || Math.Min(ImagePivots, current) + (long)(ImagePivots + TextPivots) * perPivot >= current)
-        {
-            _report.Add(new PruningStageReport
+            return state.WithStage(new DartStageReport
             {
                 AfterLayer = AfterLayer, VisualBefore = current, VisualAfter = current, Pruned = false,
-                KeptLocalIndices = Enumerable.Range(0, current).Select(i => (long)i).ToArray(),
+                KeptLocalIndices = PruningStageReport.AllOf(current),
             });
-            return state;
-        }
 
         using var scope = NewDisposeScope();
         var (imageP, textP) = DartSelection.Pivots(keyNorms, pool, textAfter, ImagePivots, TextPivots);
@@ -142,13 +121,12 @@ public sealed class DartPruner : IPrefillPruner
         var selection = DartSelection.Choose(current, imageP, textP, (p, j) => cosine[p * current + j], perPivot);
         double selectMs = clock.Elapsed.TotalMilliseconds;
         var pruned = SequenceCut.Keep(state, pool, selection.Kept);
-        LastSelection = selection;
-        _report.Add(new PruningStageReport
+        return pruned.WithStage(new DartStageReport
         {
             AfterLayer = AfterLayer, VisualBefore = current, VisualAfter = selection.Kept.Length, Pruned = true,
             KeptLocalIndices = selection.Kept, SelectMs = selectMs, SurgeryMs = clock.Elapsed.TotalMilliseconds - selectMs,
+            Selection = selection,
         });
-        return pruned;
     }
 
     /// <summary>L1 norm over kv heads and head dims of layer <paramref name="layer"/>'s post-RoPE keys, per position.</summary>

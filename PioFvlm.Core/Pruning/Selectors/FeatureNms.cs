@@ -32,10 +32,6 @@ public sealed class FeatureNms : ITokenSelector
     /// <summary>Most similarity rows computed per matrix product.</summary>
     public int RowBlock { get; }
 
-    /// <summary>Similarity rows the latest <see cref="Select"/> computed (selected plus wasted ones): a diagnostic for
-    /// cost reports; a full-matrix NMS computes V rows.</summary>
-    public int LastRowsComputed { get; private set; }
-
     public FeatureNms(double threshold = DefaultThreshold, int rowBlock = 64)
     {
         if (double.IsNaN(threshold) || threshold < -1 || threshold > 1)
@@ -45,7 +41,14 @@ public sealed class FeatureNms : ITokenSelector
         RowBlock = rowBlock;
     }
 
-    public long[] Select(Tensor features, Tensor scores, int keep)
+    public long[] Select(Tensor features, Tensor scores, int keep) => Select(features, scores, keep, out _);
+
+    /// <summary>
+    /// <see cref="Select(Tensor, Tensor, int)"/>, also giving the similarity rows it computed (selected plus wasted
+    /// ones): a diagnostic for cost reports; a full-matrix NMS computes V rows. Returned, not kept, so one instance
+    /// may select for several prefills at once.
+    /// </summary>
+    public long[] Select(Tensor features, Tensor scores, int keep, out int rowsComputed)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(keep);
         if (features.dim() != 2)
@@ -55,8 +58,7 @@ public sealed class FeatureNms : ITokenSelector
         var order = SaliencyOrder.Descending(SaliencyOrder.ReadScores(scores, count));
         var selected = new List<int>(budget);
         var isSelected = new bool[count];
-        LastRowsComputed = 0;
-        if (budget > 0) StrictPass(features, order, budget, selected, isSelected);
+        rowsComputed = budget > 0 ? StrictPass(features, order, budget, selected, isSelected) : 0;
 
         foreach (int i in order)                                   // pass 2: fill up in saliency order
         {
@@ -70,8 +72,10 @@ public sealed class FeatureNms : ITokenSelector
         return kept;
     }
 
-    void StrictPass(Tensor features, int[] order, int budget, List<int> selected, bool[] isSelected)
+    /// <summary>Pass 1; returns the similarity rows computed.</summary>
+    int StrictPass(Tensor features, int[] order, int budget, List<int> selected, bool[] isSelected)
     {
+        int rowsComputed = 0;
         int count = order.Length;
         var suppressed = new bool[count];
         using var scope = NewDisposeScope();
@@ -105,7 +109,7 @@ public sealed class FeatureNms : ITokenSelector
             }
             neighbours = neighbours.cpu().contiguous();
             var flags = neighbours.data<bool>().ToArray();
-            LastRowsComputed += block.Count;
+            rowsComputed += block.Count;
             for (int b = 0; b < block.Count; b++)
             {
                 int i = (int)block[b];
@@ -118,5 +122,6 @@ public sealed class FeatureNms : ITokenSelector
                     if (flags[row + j]) suppressed[j] = true;
             }
         }
+        return rowsComputed;
     }
 }

@@ -19,14 +19,18 @@ namespace PioFvlm.Core.Pruning.SparseVlm;
 /// tokens carry the original position id of their cluster center, which only matters under KeepOriginal.</para>
 /// <para>Budgets: <see cref="PruningStage.Budget"/> of the current count and of the count entering the LLM; recycled
 /// tokens count as visual tokens at later stages, where they can be pruned or merged again.</para>
+/// <para>Per-prefill data (the raters, the scores read a layer early) travels in <see cref="PrefillState.Scratch"/> and
+/// every stage appends a <see cref="SparseVlmStageReport"/> to <see cref="PrefillState.Stages"/>: the pruner holds only
+/// its configuration, so one instance may prune several prefills at once.</para>
 /// </remarks>
 public sealed class SparseVlmPruner : IPrefillPruner
 {
-    private readonly List<SparseVlmStageReport> _report = [];
-    private long[] _raterOffsets = [];          // distance from the sequence end: text after the image is never cut
-    private bool _begun;
-    private int _visualAtStart;
-    private Pending? _pending;
+    /// <summary>One prefill's scratch, from <see cref="Begin"/> on.</summary>
+    /// <param name="RaterOffsets">Raters as distances from the sequence end: the text after the image is never cut.</param>
+    /// <param name="RaterPositions">The raters' sequence indices in the decoder input (for the reports).</param>
+    /// <param name="VisualAtStart">Visual tokens entering the LLM (the base of ratio budgets).</param>
+    /// <param name="Pending">Scores read one layer before a stage, until that stage cuts.</param>
+    sealed record Scratch(long[] RaterOffsets, long[] RaterPositions, int VisualAtStart, Pending? Pending);
 
     sealed record Pending(int AfterLayer, double[]? Scores, double Ms);
 
@@ -42,90 +46,80 @@ public sealed class SparseVlmPruner : IPrefillPruner
         Recycle = recycle;
     }
 
-    /// <summary>The stages run by the latest prefill, in order (a copy).</summary>
-    public IReadOnlyList<SparseVlmStageReport> LastReport => _report.ToArray();
-
-    /// <summary>Sequence indices (in the decoder input) of the raters chosen by the latest prefill.</summary>
-    public IReadOnlyList<long> LastRaters { get; private set; } = [];
-
     public void Validate(int layerCount) => Schedule.Validate(layerCount);
 
-    public void Begin(PrefillState input, IDecoderStack decoder)
+    /// <summary>Chooses the raters from the embeddings (and scores a stage after layer 1) into the state's scratch.</summary>
+    public PrefillState Begin(PrefillState input, IDecoderStack decoder)
     {
-        _report.Clear();
-        _pending = null;
-        _begun = true;
-        _visualAtStart = checked((int)input.VisualTokenCount);
         long[] pool = VisualTokens.Positions(input);
         long length = input.Length;
-        if (pool.Length == 0 || pool[^1] + 1 >= length) _raterOffsets = [];
-        else
+        long[] offsets = [];
+        if (pool.Length > 0 && pool[^1] + 1 < length)
         {
             using var scope = NewDisposeScope();
             long textStart = pool[^1] + 1;
             var text = input.Hidden[0].narrow(0, textStart, length - textStart);
             long[] raters = SparseVlmRaters.Select(VisualTokens.Features(input, pool), text);
-            _raterOffsets = raters.Select(t => length - (textStart + t)).ToArray();
+            offsets = raters.Select(t => length - (textStart + t)).ToArray();
         }
-        LastRaters = _raterOffsets.Select(o => length - o).ToArray();
-        if (StageAt(1) is { } first) Capture(input, decoder, first);
+        var scratch = new Scratch(offsets, offsets.Select(o => length - o).ToArray(), checked((int)input.VisualTokenCount), null);
+        var begun = input with { Scratch = scratch };
+        return StageAt(1) is { } first ? Capture(begun, scratch, decoder, first) : begun;
     }
 
     public bool PrunesAfter(int layersDone) => Schedule.Stages.Any(s => s.AfterLayer == layersDone || s.AfterLayer - 1 == layersDone);
 
     public PrefillState Prune(PrefillState state, IDecoderStack decoder)
     {
-        if (!_begun)
+        if (state.Scratch is not Scratch)
             throw new InvalidOperationException("SparseVlmPruner: Begin was not called for this prefill (DecoderRunner.Prefill calls it before layer 0)");
         var cut = StageAt(state.LayersDone);
         var next = StageAt(state.LayersDone + 1);
         if (cut is null && next is null)
             throw new InvalidOperationException($"SparseVLM schedule '{Schedule.Name}' has nothing to do after layer {state.LayersDone}");
         var result = cut is null ? state : Cut(state, cut);
-        if (next is not null) Capture(result, decoder, next);
-        return result;
+        return next is null ? result : Capture(result, (Scratch)result.Scratch!, decoder, next);
     }
 
     PruningStage? StageAt(int afterLayer) => Schedule.Stages.FirstOrDefault(s => s.AfterLayer == afterLayer);
 
-    /// <summary>Scores the visual tokens with the attention of layer AfterLayer − 1, whose input <paramref name="state"/> is.</summary>
-    void Capture(PrefillState state, IDecoderStack decoder, PruningStage stage)
+    /// <summary>Scores the visual tokens with the attention of layer AfterLayer − 1, whose input <paramref name="state"/>
+    /// is, into the scratch the returned state carries.</summary>
+    static PrefillState Capture(PrefillState state, Scratch scratch, IDecoderStack decoder, PruningStage stage)
     {
         var clock = Stopwatch.StartNew();
         long[] pool = VisualTokens.Positions(state);
         double[]? scores = null;
-        if (pool.Length > 1 && _raterOffsets.Length > 0)
+        if (pool.Length > 1 && scratch.RaterOffsets.Length > 0)
         {
             using var scope = NewDisposeScope();
-            long[] rows = _raterOffsets.Select(o => state.Length - o).ToArray();
+            long[] rows = scratch.RaterOffsets.Select(o => state.Length - o).ToArray();
             var s = RaterAttention.VisualScores(decoder, stage.AfterLayer - 1, state.Hidden, state.PositionIds, rows, pool);
             scores = s.to(ScalarType.Float64).cpu().data<double>().ToArray();
         }
-        _pending = new Pending(stage.AfterLayer, scores, clock.Elapsed.TotalMilliseconds);
+        return state with { Scratch = scratch with { Pending = new Pending(stage.AfterLayer, scores, clock.Elapsed.TotalMilliseconds) } };
     }
 
     PrefillState Cut(PrefillState state, PruningStage stage)
     {
-        var pending = _pending is { } p && p.AfterLayer == stage.AfterLayer ? p
+        var scratch = (Scratch)state.Scratch!;
+        var pending = scratch.Pending is { } p && p.AfterLayer == stage.AfterLayer ? p
             : throw new InvalidOperationException($"SparseVLM stage after layer {stage.AfterLayer}: the attention of layer {stage.AfterLayer - 1} was not scored " +
                                                   $"(the pruner must also run after {stage.AfterLayer - 1} layers, or in Begin for layer 0)");
-        _pending = null;
+        state = state with { Scratch = scratch with { Pending = null } };
         long[] pool = VisualTokens.Positions(state);
         int current = pool.Length;
         if (pending.Scores is null || current <= 1)
-        {
-            _report.Add(new SparseVlmStageReport
+            return state.WithStage(new SparseVlmStageReport
             {
-                Layer = stage.AfterLayer - 1, AfterLayer = stage.AfterLayer, VisualBefore = current, Recycled = 0, Raters = _raterOffsets.Length,
-                KeptLocalIndices = Enumerable.Range(0, current).Select(i => (long)i).ToArray(), ScoreMs = pending.Ms,
+                Layer = stage.AfterLayer - 1, AfterLayer = stage.AfterLayer, VisualBefore = current, VisualAfter = current, Pruned = false,
+                Recycled = 0, RaterPositions = scratch.RaterPositions, KeptLocalIndices = PruningStageReport.AllOf(current), ScoreMs = pending.Ms,
             });
-            return state;
-        }
         if (pending.Scores.Length != current)
             throw new InvalidOperationException($"SparseVLM stage after layer {stage.AfterLayer}: {pending.Scores.Length} scores for {current} visual tokens");
 
         var clock = Stopwatch.StartNew();
-        int keep = Math.Min(stage.Budget(current, _visualAtStart), current - 1);
+        int keep = Math.Min(stage.Budget(current, scratch.VisualAtStart), current - 1);
         var scores = pending.Scores;
         int[] order = Enumerable.Range(0, current).OrderByDescending(i => scores[i]).ThenBy(i => i).ToArray();
         long[] kept = order.Take(keep).Order().Select(i => (long)i).ToArray();
@@ -146,12 +140,12 @@ public sealed class SparseVlmPruner : IPrefillPruner
             members = recycled.Members.Select(m => (IReadOnlyList<long>)m.Select(i => candidateLocal[i]).Order().ToArray()).ToArray();
         }
         var result = Surgery(state, pool, kept, merged, recycledPositions);
-        _report.Add(new SparseVlmStageReport
+        return result.WithStage(new SparseVlmStageReport
         {
-            Layer = stage.AfterLayer - 1, AfterLayer = stage.AfterLayer, VisualBefore = current, KeptLocalIndices = kept,
-            Recycled = recycledPositions.Length, RecycledMembers = members, Raters = _raterOffsets.Length, ScoreMs = pending.Ms, SurgeryMs = clock.Elapsed.TotalMilliseconds,
+            Layer = stage.AfterLayer - 1, AfterLayer = stage.AfterLayer, VisualBefore = current, VisualAfter = kept.Length + recycledPositions.Length,
+            Pruned = true, KeptLocalIndices = kept, Recycled = recycledPositions.Length, RecycledMembers = members,
+            RaterPositions = scratch.RaterPositions, ScoreMs = pending.Ms, SurgeryMs = clock.Elapsed.TotalMilliseconds,
         });
-        return result;
     }
 
     /// <summary>
