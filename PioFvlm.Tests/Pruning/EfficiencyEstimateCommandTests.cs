@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using PioFvlm.Bench;
 using PioFvlm.Bench.Commands;
 using PioFvlm.Core.Pruning.Efficiency;
+using PioFvlm.Models;
 
 namespace PioFvlm.Tests.Pruning;
 
@@ -90,13 +91,13 @@ public sealed class EfficiencyEstimateCommandTests
     {
         string dir = Path.Combine(TestContext.CurrentContext.TestDirectory, "TestData", "configs");
         var qwen = EstimateCommand.ResolveModel(Path.Combine(dir, "Qwen2.5-VL-7B-Instruct", "config.json"));
-        Assert.That(qwen.Text, Is.EqualTo(ModelPresets.Find("qwen2.5-vl-7b")!.Text with { MaxPositions = qwen.Text.MaxPositions }));
+        Assert.That(qwen.Text, Is.EqualTo(ModelProfiles.Find("qwen2.5-vl-7b")!.Text with { MaxPositions = qwen.Text.MaxPositions }));
         var llava = EstimateCommand.ResolveModel(Path.Combine(dir, "llava-1.5-7b-hf"));
-        Assert.That(llava.Text with { MaxPositions = 0, RmsNormEps = 0 }, Is.EqualTo(ModelPresets.Find("llava-1.5-7b")!.Text with { MaxPositions = 0, RmsNormEps = 0 }));
-        Assert.That(llava.VisualTokens, Is.EqualTo(576));
+        Assert.That(llava.Text with { MaxPositions = 0, RmsNormEps = 0 }, Is.EqualTo(ModelProfiles.Find("llava-1.5-7b")!.Text with { MaxPositions = 0, RmsNormEps = 0 }));
+        Assert.That(llava.NominalVisualTokens, Is.EqualTo(576));
         var mistral = EstimateCommand.ResolveModel(Path.Combine(dir, "llava-v1.6-mistral-7b-hf"));
         Assert.That(mistral.Text.NumKvHeads, Is.EqualTo(8));
         Assert.That(mistral.Text.IntermediateSize, Is.EqualTo(14336));
-        Assert.That(mistral.VisualTokens, Is.EqualTo(2880));
+        Assert.That(mistral.NominalVisualTokens, Is.EqualTo(2880));
     }
 }
