@@ -15,6 +15,26 @@ public static class VlmLoader
     public static IReadOnlyList<string> Implemented { get; } =
         ["llava (LLaVA-1.5: llava-hf/llava-1.5-*-hf, research liuhaotian/llava-v1.5-*)"];
 
+    /// <summary>
+    /// The family profile of a checkpoint from its config.json alone (no weights, no tokenizer): presets, token
+    /// arithmetic and saliency defaults, so plans can be built before the model loads. Works for families not
+    /// implemented yet too. A research LLaVA-1.5 folder needs its vision tower's folder (<paramref name="visionTowerDirectory"/>).
+    /// </summary>
+    /// <exception cref="FileNotFoundException">No config.json in the folder.</exception>
+    /// <exception cref="ArgumentException">A research LLaVA-1.5 config without <paramref name="visionTowerDirectory"/>.</exception>
+    public static ModelProfile ProfileOf(string modelDirectory, string? visionTowerDirectory = null)
+    {
+        var config = HfConfigLoader.Load(modelDirectory);
+        if (config is LlavaConfig { Vision: null } llava)
+        {
+            if (visionTowerDirectory is null)
+                throw new ArgumentException($"{config.SourcePath}: a research LLaVA checkpoint has no vision tower config; pass the folder of " +
+                                            $"'{llava.VisionTowerName}' as the vision tower path");
+            return ModelProfiles.For(config, HfConfigLoader.LoadClipVision(visionTowerDirectory));
+        }
+        return ModelProfiles.For(config);
+    }
+
     /// <exception cref="FileNotFoundException">No config.json in the folder.</exception>
     /// <exception cref="NotSupportedException">A family that is recognised but not implemented yet; the message names the
     /// implemented ones.</exception>

@@ -1,19 +1,21 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using PioFvlm.Core.Nn;
+using PioFvlm.Core.Models;
 using PioFvlm.Core.Pruning;
 using PioFvlm.Core.Pruning.Efficiency;
+using PioFvlm.Models;
 using PioFvlm.Models.Configs;
 using static TorchSharp.torch;
 
 namespace PioFvlm.Bench.Commands;
 
 /// <summary>
-/// <c>pio-fvlm estimate --model (PRESET|PATH/config.json) [--visual N] [--text T] [--schedule PRESET | --stages
-/// "1:218,10:128,15:54"] [--pre-llm K] [--dtype Float16] [--json]</c>: theoretical per-layer tokens, FLOPs (paper
-/// convention and exact), probe FLOPs and KV cache of one prefill, unpruned and pruned. No weights are loaded and
-/// libtorch is not needed. Exit 0; 1 when a config file is unreadable; 2 for bad arguments.
+/// <c>pio-fvlm estimate --model (PRESET|PATH/config.json) [--image WxH | --visual N] [--text T] [--schedule PRESET |
+/// --stages "1:218,10:128,15:54"] [--pre-llm K] [--dtype Float16] [--json]</c>: theoretical per-layer tokens, FLOPs
+/// (paper convention and exact), probe FLOPs and KV cache of one prefill, unpruned and pruned. The model's family
+/// profile gives the decoder, the visual-token arithmetic of <c>--image</c> and the presets <c>--schedule</c> names.
+/// No weights are loaded and libtorch is not needed. Exit 0; 1 when a config file is unreadable; 2 for bad arguments.
 /// </summary>
 public static class EstimateCommand
 {
@@ -22,10 +24,11 @@ public static class EstimateCommand
 
     public static readonly CommandSyntax Syntax = new("estimate",
     [
-        CliOption.Require("model", "PRESET|PATH", $"one of {string.Join(", ", ModelPresets.All.Select(p => p.Name))} or a config.json path"),
-        CliOption.Optional("visual", "N", "visual tokens entering the LLM (default: the model's)"),
+        CliOption.Require("model", "PRESET|PATH", $"one of {string.Join(", ", ModelProfiles.Named.Select(p => p.Name))} or a config.json path"),
+        CliOption.Optional("visual", "N", "visual tokens entering the LLM (default: the model's nominal count); not with --image"),
+        CliOption.Optional("image", "WxH", "count the visual tokens of a W x H image as the family's processor does (NeXT anyres, Qwen smart_resize)"),
         CliOption.Optional("text", "T", $"text tokens (default {DefaultTextTokens})"),
-        CliOption.Optional("schedule", "PRESET", "a pruning schedule preset (see 'pio-fvlm methods'); not with --stages"),
+        CliOption.Optional("schedule", "PRESET", "a pruning schedule preset of the model's family (see 'pio-fvlm methods'); not with --stages"),
         CliOption.Optional("stages", "\"1:218,10:128\"", "custom stages: layer:keep, keep a count or a fraction with a decimal point"),
         CliOption.Optional("pre-llm", "K", "visual tokens kept before the LLM: a count, or a fraction with a decimal point"),
         CliOption.Optional("dtype", "Float16|BFloat16|Float32", "KV cache dtype (default Float16)"),
@@ -39,22 +42,25 @@ public static class EstimateCommand
         var a = new ArgReader(args, Syntax);
         if (a.Positional.Count > 0) throw new UsageException($"unexpected argument '{a.Positional[0]}'");
         string modelArg = a.Value("model") ?? throw new UsageException(
-            $"--model is required: one of {string.Join(", ", ModelPresets.All.Select(p => p.Name))} or a config.json path");
-        ModelPreset model;
+            $"--model is required: one of {PresetNames} or a config.json path");
+        ModelProfile model;
         try
         {
             model = ResolveModel(modelArg);
         }
-        catch (Exception e) when (e is ConfigFormatException or UnsupportedModelException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is ConfigFormatException or UnsupportedModelException or NotSupportedException or IOException or UnauthorizedAccessException)
         {
             Console.Error.WriteLine($"pio-fvlm estimate: {e.Message}");
             return 1;
         }
 
-        long visual = ParseCount(a.Value("visual"), "--visual") ?? model.VisualTokens;
+        if (a.Value("visual") != null && a.Value("image") != null) throw new UsageException("give either --visual or --image, not both");
+        var image = ParseImage(a.Value("image"));
+        long visual = ParseCount(a.Value("visual"), "--visual")
+            ?? (image is { } size ? VisualTokensOf(model, size.Width, size.Height) : model.NominalVisualTokens);
         long text = ParseCount(a.Value("text"), "--text") ?? DefaultTextTokens;
         var dtype = ParseDType(a.Value("dtype") ?? "Float16");
-        var schedule = ResolveSchedule(a.Value("schedule"), a.Value("stages"), a.Value("pre-llm"));
+        var schedule = ResolveSchedule(model, a.Value("schedule"), a.Value("stages"), a.Value("pre-llm"));
         var dims = model.Text;
 
         var baseline = EfficiencyReport.Estimate(TokenSchedule.Unpruned(dims.NumLayers, visual, text), dims, dtype);
@@ -68,44 +74,49 @@ public static class EstimateCommand
             }
             catch (ArgumentException e)
             {
-                throw new UsageException($"schedule '{schedule.Name}' does not fit {model.Name}: {e.Message}");
+                throw new UsageException($"schedule '{schedule.Name}' does not fit {modelArg}: {e.Message}");
             }
             pruned = EfficiencyReport.Estimate(tokens, dims, dtype);
         }
 
-        if (a.Flag("json")) output.WriteLine(ToJson(model, visual, text, dtype, schedule, baseline, pruned).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        else WriteTable(output, model, visual, text, dtype, schedule, baseline, pruned);
+        var run = new Estimate(modelArg, model, image, visual, text, dtype, schedule, baseline, pruned);
+        if (a.Flag("json")) output.WriteLine(ToJson(run).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        else WriteTable(output, run);
         return 0;
     }
 
-    /// <summary>A preset name, else a config.json file or model folder read with <see cref="HfConfigLoader"/>.</summary>
-    public static ModelPreset ResolveModel(string value)
+    /// <summary>One estimate's inputs and results, for the two writers.</summary>
+    sealed record Estimate(string Name, ModelProfile Model, (int Width, int Height)? Image, long Visual, long Text, ScalarType DType,
+                           SchedulePreset? Schedule, EfficiencyReport Baseline, EfficiencyReport? Pruned);
+
+    static string PresetNames => string.Join(", ", ModelProfiles.Named.Select(p => p.Name));
+
+    /// <summary>A named profile, else the profile of a config.json file or model folder read with
+    /// <see cref="HfConfigLoader"/> (a research LLaVA-1.5 config without its tower's is taken as CLIP ViT-L/14-336).</summary>
+    public static ModelProfile ResolveModel(string value)
     {
-        if (ModelPresets.Find(value) is { } preset) return preset;
+        if (ModelProfiles.Find(value) is { } preset) return preset;
         if (!File.Exists(value) && !Directory.Exists(value))
-            throw new UsageException($"--model '{value}' is neither a preset ({string.Join(", ", ModelPresets.All.Select(p => p.Name))}) nor an existing config.json path");
+            throw new UsageException($"--model '{value}' is neither a preset ({PresetNames}) nor an existing config.json path");
         var config = HfConfigLoader.Load(value);
-        return config switch
-        {
-            LlavaFamilyConfig l => new ModelPreset(value, $"{config.Family} from {config.SourcePath}", TextDims(l.Text, l.TieWordEmbeddings), LlavaVisualTokens(l)),
-            Qwen25VlConfig q => new ModelPreset(value, $"{config.Family} from {config.SourcePath} (1008×1008 input)", TextDims(q.Text), 1296),
-            _ => throw new UsageException($"--model '{value}': {config.Family} configs are not supported by estimate"),
-        };
+        return ModelProfiles.For(config, config is LlavaConfig { Vision: null } ? ClipVisionConfig.ClipVitLargePatch14_336 : null);
     }
 
-    static DecoderDims TextDims(LlamaTextConfig t, bool tie) => new(t.HiddenSize, t.NumAttentionHeads, t.NumKeyValueHeads, t.HeadDim,
-        t.IntermediateSize, t.NumHiddenLayers, t.RmsNormEps, t.RopeTheta, t.VocabSize, t.MaxPositionEmbeddings, tie, t.AttentionBias);
-
-    static DecoderDims TextDims(Qwen25VlTextConfig t) => new(t.HiddenSize, t.NumAttentionHeads, t.NumKeyValueHeads, t.HeadDim,
-        t.IntermediateSize, t.NumHiddenLayers, t.RmsNormEps, t.RopeTheta, t.VocabSize, t.MaxPositionEmbeddings, t.TieWordEmbeddings,
-        AttentionBias: true);
-
-    /// <summary>1.5: image_seq_length, else the tower's patch grid, else 576. NeXT: the nominal 5 × 576 (the real count
-    /// depends on the image; pass --visual).</summary>
-    static int LlavaVisualTokens(LlavaFamilyConfig l)
+    static long VisualTokensOf(ModelProfile model, int width, int height)
     {
-        int perCrop = l.ImageSeqLength ?? (l.Vision is { } v ? (v.ImageSize / v.PatchSize) * (v.ImageSize / v.PatchSize) : 576);
-        return l is LlavaNextConfig ? 5 * perCrop : perCrop;
+        try { return model.VisualTokensForImage(width, height); }
+        catch (ArgumentException e) { throw new UsageException($"--image {width}x{height}: {e.Message}"); }
+    }
+
+    static (int Width, int Height)? ParseImage(string? value)
+    {
+        if (value == null) return null;
+        var parts = value.ToLowerInvariant().Split('x', '×');
+        if (parts.Length == 2
+            && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out int w) && w > 0
+            && int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int h) && h > 0)
+            return (w, h);
+        throw new UsageException($"--image '{value}' is not WIDTHxHEIGHT in pixels, e.g. 640x480");
     }
 
     static long? ParseCount(string? value, string option)
@@ -124,14 +135,15 @@ public static class EstimateCommand
         _ => throw new UsageException($"--dtype '{value}' is not one of Float16, BFloat16, Float32"),
     };
 
-    /// <summary>The schedule from --schedule or --stages, with --pre-llm replacing any pre-LLM stage; null when none.</summary>
-    public static SchedulePreset? ResolveSchedule(string? preset, string? stages, string? preLlm)
+    /// <summary>The schedule from --schedule (a preset of <paramref name="model"/>'s family) or --stages, with --pre-llm
+    /// replacing any pre-LLM stage; null when none.</summary>
+    public static SchedulePreset? ResolveSchedule(ModelProfile model, string? preset, string? stages, string? preLlm)
     {
         if (preset != null && stages != null) throw new UsageException("give either --schedule or --stages, not both");
         SchedulePreset? schedule = null;
         if (preset != null)
         {
-            try { schedule = SchedulePresets.Get(preset); }
+            try { schedule = model.Preset(preset); }
             catch (KeyNotFoundException e) { throw new UsageException($"--schedule: {e.Message}"); }
         }
         else if (stages != null) schedule = new SchedulePreset("custom", $"--stages {stages}", null, null, ParseStages(stages));
@@ -196,13 +208,14 @@ public static class EstimateCommand
         return parts.Count == 0 ? "none" : string.Join(", ", parts);
     }
 
-    static void WriteTable(TextWriter w, ModelPreset model, long visual, long text, ScalarType dtype, SchedulePreset? schedule,
-                           EfficiencyReport baseline, EfficiencyReport? pruned)
+    static void WriteTable(TextWriter w, Estimate run)
     {
+        var (model, schedule, baseline, pruned) = (run.Model, run.Schedule, run.Baseline, run.Pruned);
         var d = model.Text;
-        w.WriteLine($"model      {model.Name}: {model.Description}");
+        w.WriteLine($"model      {run.Name}: {model.Description} [{model.Family}]");
         w.WriteLine($"decoder    L {d.NumLayers}, d {d.HiddenSize}, m {d.IntermediateSize}, heads {d.NumHeads}, kv heads {d.NumKvHeads}, head_dim {d.HeadDim}, vocab {d.VocabSize}");
-        w.WriteLine($"prompt     {visual} visual + {text} text tokens; KV cache {dtype}");
+        string from = run.Image is { } size ? $" (a {size.Width}x{size.Height} image)" : "";
+        w.WriteLine($"prompt     {run.Visual} visual{from} + {run.Text} text tokens; KV cache {run.DType}");
         if (schedule != null) w.WriteLine($"schedule   {schedule.Name}: {Describe(schedule)}");
         w.WriteLine();
         w.WriteLine("visual tokens per layer");
@@ -241,16 +254,17 @@ public static class EstimateCommand
         _ => (flops / 1e6).ToString("0.000", CultureInfo.InvariantCulture) + " M",
     };
 
-    static JsonObject ToJson(ModelPreset model, long visual, long text, ScalarType dtype, SchedulePreset? schedule,
-                             EfficiencyReport baseline, EfficiencyReport? pruned)
+    static JsonObject ToJson(Estimate run)
     {
+        var (model, schedule, baseline, pruned) = (run.Model, run.Schedule, run.Baseline, run.Pruned);
         var d = model.Text;
         var cmp = pruned?.CompareTo(baseline);
         return new JsonObject
         {
             ["model"] = new JsonObject
             {
-                ["name"] = model.Name,
+                ["name"] = run.Name,
+                ["family"] = model.Family,
                 ["layers"] = d.NumLayers,
                 ["hidden_size"] = d.HiddenSize,
                 ["intermediate_size"] = d.IntermediateSize,
@@ -259,9 +273,10 @@ public static class EstimateCommand
                 ["head_dim"] = d.HeadDim,
                 ["vocab_size"] = d.VocabSize,
             },
-            ["visual_tokens"] = visual,
-            ["text_tokens"] = text,
-            ["kv_dtype"] = dtype.ToString(),
+            ["image"] = run.Image is { } size ? new JsonObject { ["width"] = size.Width, ["height"] = size.Height } : null,
+            ["visual_tokens"] = run.Visual,
+            ["text_tokens"] = run.Text,
+            ["kv_dtype"] = run.DType.ToString(),
             ["schedule"] = schedule == null ? null : new JsonObject
             {
                 ["name"] = schedule.Name,

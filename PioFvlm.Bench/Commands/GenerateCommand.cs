@@ -86,11 +86,11 @@ public static class GenerateCommand
     {
         string? preset = args.Value("schedule"), file = args.Value("pruning");
         if (preset != null && file != null) throw new UsageException("give --schedule or --pruning, not both");
-        if (file != null) return PruningConfig.Load(file);
+        if (file != null) return PruningConfig.Load(file, profile);
         if (preset == null) return PruningPlan.None;
         try
         {
-            return PioFvlmMethod.Create(new PioFvlmOptions { Schedule = profile.Preset(preset).ToSchedule(), Saliency = profile.Saliency });
+            return PioFvlmMethod.Create(new PioFvlmOptions { Schedule = profile.Preset(preset).ToSchedule() }, profile);
         }
         catch (KeyNotFoundException e)
         {

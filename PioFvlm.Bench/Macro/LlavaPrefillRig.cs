@@ -115,12 +115,12 @@ public sealed class LlavaPrefillRig : IDisposable
     {
         if (name == "unpruned") return PruningPlan.None;
         if (name.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
-            return PruningConfig.Load(name) with { Name = Path.GetFileNameWithoutExtension(name) };
+            return PruningConfig.Load(name, Llava15Profile.Reference7B) with { Name = Path.GetFileNameWithoutExtension(name) };
         if (name.StartsWith("pio-", StringComparison.Ordinal))
-            return PioFvlmMethod.Create(new PioFvlmOptions { Schedule = SchedulePresets.Get(name).ToSchedule() });
+            return PioFvlmMethod.Create(new PioFvlmOptions { Schedule = Llava15Presets.Get(name).ToSchedule() }, Llava15Profile.Reference7B);
         string config = FindUpwards(Path.Combine("configs", "pruning", name + ".json"))
             ?? throw new ArgumentException($"schedule '{name}' is neither 'unpruned', a pio-* preset, a *.json file nor configs/pruning/{name}.json");
-        return PruningConfig.Load(config) with { Name = name };
+        return PruningConfig.Load(config, Llava15Profile.Reference7B) with { Name = name };
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using PioFvlm.Core.Pruning.Efficiency;
+using PioFvlm.Models.Llava;
 
 namespace PioFvlm.Bench.Macro;
 
@@ -27,7 +28,7 @@ public sealed record SpeedOfLight(string Schedule, double UnprunedMs, double Pru
     /// <summary>A preset's schedule on LLaVA-1.5-7B (32 layers, <paramref name="visual"/> visual + <paramref name="text"/> text tokens).</summary>
     public static SpeedOfLight ForPreset(string preset, CostCurve curve, int layers = 32, long visual = 576, long text = 60)
     {
-        var p = SchedulePresets.Get(preset);
+        var p = Llava15Presets.Get(preset);
         var unpruned = TokenSchedule.Unpruned(layers, visual, text).SequencePerLayer;
         var pruned = TokenSchedule.Build(layers, p.VisualEnteringLlm(visual), text, p.Stages).SequencePerLayer;
         return Of(preset, curve, unpruned, pruned);

@@ -1,4 +1,5 @@
 using PioFvlm.Core.Generation;
+using PioFvlm.Core.Models;
 using PioFvlm.Core.Pruning.Saliency;
 using PioFvlm.Core.Pruning.Selectors;
 
@@ -8,7 +9,9 @@ namespace PioFvlm.Core.Pruning;
 public sealed record PioFvlmOptions
 {
     public required PruningSchedule Schedule { get; init; }
-    public GradientSaliencyOptions Saliency { get; init; } = GradientSaliencyOptions.Llava;
+    /// <summary>Null: the model family's (<see cref="Models.ModelProfile.Saliency"/>, given to <see cref="PioFvlmMethod.Create"/>),
+    /// else the LLaVA reference's defaults.</summary>
+    public GradientSaliencyOptions? Saliency { get; init; }
     /// <summary>Feature-space NMS (reference); false = plain top-K by saliency (the reference's ablation switch).</summary>
     public bool Nms { get; init; } = true;
     public double NmsThreshold { get; init; } = FeatureNms.DefaultThreshold;
@@ -22,13 +25,17 @@ public sealed record PioFvlmOptions
 /// </summary>
 public static class PioFvlmMethod
 {
-    public static PruningPlan Create(PioFvlmOptions options)
+    /// <param name="options">The schedule and settings.</param>
+    /// <param name="profile">The model family the plan is for: its saliency settings apply when
+    /// <see cref="PioFvlmOptions.Saliency"/> is null.</param>
+    public static PruningPlan Create(PioFvlmOptions options, ModelProfile? profile = null)
     {
         options.Schedule.ValidateShape();
+        var saliency = options.Saliency ?? profile?.Saliency ?? new GradientSaliencyOptions();
         var (scorer, selector) = PruningRegistry.CreateIntra("PioFvlm",
-            new IntraMethodSettings { Saliency = options.Saliency, Nms = options.Nms, NmsThreshold = options.NmsThreshold });
+            new IntraMethodSettings { Saliency = saliency, Nms = options.Nms, NmsThreshold = options.NmsThreshold });
         var intra = options.Schedule.Stages.Count == 0 ? null : new ScoreThenSelectPruner(scorer, selector, options.Schedule);
-        IPreLlmReducer? preLlm = options.Schedule.PreLlmKeep is int keep ? PruningRegistry.CreatePreLlm("VScan", keep) : null;
+        IPreLlmReducer? preLlm = options.Schedule.PreLlmKeep is { } budget ? PruningRegistry.CreatePreLlm("VScan", budget) : null;
         return new PruningPlan($"PioFvlm/{options.Schedule.Name}", preLlm, intra, options.Positions);
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using PioFvlm.Core.Generation;
+using PioFvlm.Core.Models;
 using PioFvlm.Core.Pruning.Efficiency;
 using PioFvlm.Core.Pruning.Saliency;
 using PioFvlm.Core.Pruning.Selectors;
@@ -25,15 +26,20 @@ public static class PruningConfig
         ["Method", "Schedule", "PreLlmKeep", "Stages", "Nms", "NmsThreshold", "Probe", "Window", "Fp32Gradient", "Positions", "Seed"];
     static readonly string[] StageKeys = ["Method", "AfterLayer", "Keep", "Ratio", "RatioOf"];
 
-    sealed record StageSpec(string Name, string Method, PruningStage? Intra, int? PreLlmKeep);
+    sealed record StageSpec(string Name, string Method, PruningStage? Intra, TokenBudget? PreLlmKeep);
 
-    public static PruningPlan Load(string path)
+    /// <inheritdoc cref="Parse"/>
+    public static PruningPlan Load(string path, ModelProfile? profile = null)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"pruning config not found: {path}", path);
-        return Parse(File.ReadAllText(path), path);
+        return Parse(File.ReadAllText(path), path, profile);
     }
 
-    public static PruningPlan Parse(string json, string source)
+    /// <param name="json">The config text.</param>
+    /// <param name="source">Its file name or key path, for messages.</param>
+    /// <param name="profile">The model family the plan is for: <c>"Schedule"</c> names one of its presets, and its
+    /// saliency settings are the defaults of PIO's probe. Without it a <c>"Schedule"</c> is refused.</param>
+    public static PruningPlan Parse(string json, string source, ModelProfile? profile = null)
     {
         JsonDocument doc;
         try { doc = JsonDocument.Parse(json); }
@@ -47,20 +53,21 @@ public static class PruningConfig
                     throw new FormatException($"{source}: unknown key '{p.Name}' (known: {string.Join(", ", Keys)})");
             string method = String(root, "Method", source) ?? "PioFvlm";
             CheckMethod(method, source, "Method");
+            var saliency = profile?.Saliency ?? new GradientSaliencyOptions();
 
             var settings = new IntraMethodSettings
             {
-                Saliency = GradientSaliencyOptions.Llava with
+                Saliency = saliency with
                 {
-                    Probe = Enum<ProbeImplementation>(root, "Probe", source) ?? ProbeImplementation.Cheap,
-                    Window = Enum<SupervisionWindow>(root, "Window", source) ?? SupervisionWindow.Reference,
-                    Fp32Gradient = Bool(root, "Fp32Gradient", source) ?? false,
+                    Probe = Enum<ProbeImplementation>(root, "Probe", source) ?? saliency.Probe,
+                    Window = Enum<SupervisionWindow>(root, "Window", source) ?? saliency.Window,
+                    Fp32Gradient = Bool(root, "Fp32Gradient", source) ?? saliency.Fp32Gradient,
                 },
                 Nms = Bool(root, "Nms", source) ?? true,
                 NmsThreshold = Number(root, "NmsThreshold", source) ?? FeatureNms.DefaultThreshold,
                 Seed = Int(root, "Seed", source) ?? 0,
             };
-            var (specs, name) = Stages(root, method, source);
+            var (specs, name) = Stages(root, method, source, profile);
             // Default positions follow the method: the top-level one, else the first intra-LLM stage's (FastV keeps originals).
             string positionsOf = root.TryGetProperty("Method", out _) ? method
                 : specs.FirstOrDefault(sp => sp.Intra is not null)?.Method ?? method;
@@ -78,7 +85,7 @@ public static class PruningConfig
         if (pre.Count == 1)
         {
             var p = pre[0];
-            try { preLlm = PruningRegistry.CreatePreLlm(p.Method, p.PreLlmKeep!.Value); }
+            try { preLlm = PruningRegistry.CreatePreLlm(p.Method, p.PreLlmKeep!); }
             catch (ArgumentException e) { throw new FormatException($"{source}: Stages:{p.Name}: {e.Message}", e); }
         }
         var intra = specs.Where(s => s.Intra is not null).OrderBy(s => s.Intra!.AfterLayer).ToList();
@@ -121,7 +128,7 @@ public static class PruningConfig
         catch (KeyNotFoundException e) { throw new FormatException($"{source}: {path}: {e.Message}", e); }
     }
 
-    static (List<StageSpec> Specs, string Name) Stages(JsonElement root, string method, string source)
+    static (List<StageSpec> Specs, string Name) Stages(JsonElement root, string method, string source, ModelProfile? profile)
     {
         bool hasPreset = root.TryGetProperty("Schedule", out _);
         bool hasStages = root.TryGetProperty("Stages", out var stages);
@@ -133,17 +140,20 @@ public static class PruningConfig
         {
             string name = String(root, "Schedule", source)!;
             PruningSchedule preset;
-            try { preset = SchedulePresets.Get(name).ToSchedule(); }
-            catch (Exception e) when (e is KeyNotFoundException or NotSupportedException)
+            if (profile is null)
+                throw new FormatException($"{source}: Schedule '{name}' names a preset of a model family, and this config is read " +
+                                          "without a model; give Stages instead, or read it for a model");
+            try { preset = profile.Preset(name).ToSchedule(); }
+            catch (KeyNotFoundException e)
             {
                 throw new FormatException($"{source}: Schedule: {e.Message}", e);
             }
-            int? preLlm = Int(root, "PreLlmKeep", source) ?? preset.PreLlmKeep;
-            if (preLlm is int k) specs.Add(new StageSpec("pre-llm", preMethod, null, k));
+            TokenBudget? preLlm = Int(root, "PreLlmKeep", source) is int top ? Budget(top, "PreLlmKeep", source) : preset.PreLlmKeep;
+            if (preLlm is not null) specs.Add(new StageSpec("pre-llm", preMethod, null, preLlm));
             specs.AddRange(preset.Stages.Select((s, i) => new StageSpec($"s{i + 1}", method, s, null)));
             return (specs, $"{method}/{preset.Name}");
         }
-        if (Int(root, "PreLlmKeep", source) is int top) specs.Add(new StageSpec("pre-llm", preMethod, null, top));
+        if (Int(root, "PreLlmKeep", source) is int keepAll) specs.Add(new StageSpec("pre-llm", preMethod, null, Budget(keepAll, "PreLlmKeep", source)));
         if (hasStages)
         {
             if (stages.ValueKind != JsonValueKind.Object)
@@ -165,9 +175,12 @@ public static class PruningConfig
                     if (PruningRegistry.Get(stageMethod).Kind != PruningMethodKind.PreLlm)
                         throw new FormatException($"{source}: {path}:AfterLayer is required for the intra-LLM method '{stageMethod}' " +
                                                   "(a stage before the LLM names a pre-LLM Method, e.g. VScan)");
-                    if (keep is null || ratio is not null)
-                        throw new FormatException($"{source}: {path} acts before the LLM (no AfterLayer) and needs an absolute Keep");
-                    specs.Add(new StageSpec(stage.Name, stageMethod, null, keep));
+                    if (keep.HasValue == ratio.HasValue)
+                        throw new FormatException($"{source}: {path} acts before the LLM (no AfterLayer) and needs one of Keep (a count) " +
+                                                  "and Ratio (a fraction of each image's tokens)");
+                    specs.Add(new StageSpec(stage.Name, stageMethod, null, keep is int k ? Budget(k, $"{path}:Keep", source)
+                        : ratio is >= 0 and <= 1 ? TokenBudget.Ratio(ratio.Value)
+                        : throw new FormatException($"{source}: {path}:Ratio = {ratio} is outside [0, 1]")));
                     continue;
                 }
                 if (PruningRegistry.Get(stageMethod).Kind == PruningMethodKind.PreLlm)
@@ -183,6 +196,9 @@ public static class PruningConfig
             : $"{s.Intra.AfterLayer}:{(s.Intra.Keep?.ToString() ?? s.Intra.Ratio?.ToString(System.Globalization.CultureInfo.InvariantCulture))}"));
         return (specs, $"{method}/{(label.Length == 0 ? "none" : label)}");
     }
+
+    static TokenBudget Budget(int keep, string path, string source) =>
+        keep >= 0 ? TokenBudget.Keep(keep) : throw new FormatException($"{source}: {path} = {keep} is negative");
 
     static string? String(JsonElement e, string key, string source, string prefix = "") =>
         !e.TryGetProperty(key, out var v) ? null

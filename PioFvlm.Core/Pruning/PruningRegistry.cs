@@ -23,7 +23,7 @@ public sealed record PruningMethodInfo(string Name, PruningMethodKind Kind, stri
 /// <summary>Settings an intra-LLM method may read; each method documents which.</summary>
 public sealed record IntraMethodSettings
 {
-    public GradientSaliencyOptions Saliency { get; init; } = GradientSaliencyOptions.Llava;
+    public GradientSaliencyOptions Saliency { get; init; } = new();
     public bool Nms { get; init; } = true;
     public double NmsThreshold { get; init; } = FeatureNms.DefaultThreshold;
     public long Seed { get; init; }
@@ -115,6 +115,11 @@ public static class PruningRegistry
         };
         return (scorer, selector);
     }
+
+    /// <summary>A pre-LLM reducer keeping <paramref name="budget"/> tokens per image: a count as is, a ratio resolved
+    /// on each image's own count (<see cref="PerImageBudgetReducer"/>).</summary>
+    public static IPreLlmReducer CreatePreLlm(string name, TokenBudget budget) =>
+        budget.Count is int keep ? CreatePreLlm(name, keep) : new PerImageBudgetReducer(budget, k => CreatePreLlm(name, k));
 
     /// <summary>A pre-LLM reducer keeping <paramref name="keep"/> tokens per image.</summary>
     public static IPreLlmReducer CreatePreLlm(string name, int keep)

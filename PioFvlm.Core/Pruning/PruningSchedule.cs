@@ -1,8 +1,9 @@
 namespace PioFvlm.Core.Pruning;
 
 /// <summary>
-/// A named pruning plan: an optional pre-LLM budget (visual tokens kept per image before the decoder; the pre-LLM
-/// insertion point reads it) and the intra-LLM stages in ascending <see cref="PruningStage.AfterLayer"/> order.
+/// A named pruning plan: an optional pre-LLM budget (visual tokens kept per image before the decoder, a count or a
+/// ratio; the pre-LLM insertion point resolves it per image) and the intra-LLM stages in ascending
+/// <see cref="PruningStage.AfterLayer"/> order.
 /// </summary>
 public sealed record PruningSchedule
 {
@@ -11,8 +12,9 @@ public sealed record PruningSchedule
     /// <summary>Intra-LLM stages, strictly ascending by AfterLayer.</summary>
     public IReadOnlyList<PruningStage> Stages { get; init; } = [];
 
-    /// <summary>Visual tokens kept per image before the decoder ("w/ VE"); null = all of them ("w/o VE").</summary>
-    public int? PreLlmKeep { get; init; }
+    /// <summary>Visual tokens kept per image before the decoder ("w/ VE"), a count or a ratio of the image's own
+    /// count; null = all of them ("w/o VE"). An <c>int</c> converts to an absolute budget.</summary>
+    public TokenBudget? PreLlmKeep { get; init; }
 
     /// <summary>True for a configuration found in the reference code (TRIO repository); false for ours (spec §5.2:
     /// the 33.3 % settings are absent from the reference, and so are the w/ VE 22.2 % ones).</summary>
@@ -21,11 +23,10 @@ public sealed record PruningSchedule
     /// <summary>Where the numbers come from, for reports.</summary>
     public string Note { get; init; } = "";
 
-    /// <summary>Checks that need no decoder: stage order, one of Keep/Ratio, non-negative budgets.</summary>
+    /// <summary>Checks that need no decoder: stage order, one of Keep/Ratio, non-negative budgets (a
+    /// <see cref="TokenBudget"/> is checked when it is made).</summary>
     public void ValidateShape()
     {
-        if (PreLlmKeep < 0)
-            throw new ArgumentException($"pruning schedule '{Name}': PreLlmKeep = {PreLlmKeep} is negative");
         for (int s = 0; s < Stages.Count; s++)
         {
             var stage = Stages[s];
@@ -35,7 +36,7 @@ public sealed record PruningSchedule
                 throw new ArgumentException($"pruning schedule '{Name}', stage {s}: AfterLayer = {stage.AfterLayer} does not follow " +
                                             $"stage {s - 1} (AfterLayer = {Stages[s - 1].AfterLayer}); stages must be strictly ascending");
             stage.Validate(int.MaxValue);
-            int? previousKeep = s > 0 ? Stages[s - 1].Keep : PreLlmKeep;
+            int? previousKeep = s > 0 ? Stages[s - 1].Keep : PreLlmKeep?.Count;
             if (stage.Keep is int keep && previousKeep is int earlier && keep > earlier)
                 throw new ArgumentException($"pruning schedule '{Name}', stage {s}: Keep = {keep} after layer {stage.AfterLayer} is more " +
                                             $"than the {earlier} kept before it; budgets must not increase");
@@ -62,7 +63,7 @@ public sealed record PruningSchedule
     {
         Validate(layers);
         ArgumentOutOfRangeException.ThrowIfNegative(initialCount);
-        int entering = Math.Min(PreLlmKeep ?? initialCount, initialCount);
+        int entering = PreLlmKeep?.Resolve(initialCount) ?? initialCount;
         int current = entering;
         var perLayer = new int[layers];
         int from = 0;

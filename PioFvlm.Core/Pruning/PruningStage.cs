@@ -25,8 +25,8 @@ public sealed record PruningStage
     /// <paramref name="original"/>; never more than <paramref name="current"/>.</summary>
     public int Budget(int current, int original)
     {
-        int target = Keep ?? (int)Math.Floor((Ratio ?? throw new InvalidOperationException(
-            $"pruning stage after layer {AfterLayer} has neither Keep nor Ratio")) * (RatioOf == RatioBase.Current ? current : original));
+        int target = Keep ?? (int)TokenBudget.FloorOf(Ratio ?? throw new InvalidOperationException(
+            $"pruning stage after layer {AfterLayer} has neither Keep nor Ratio"), RatioOf == RatioBase.Current ? current : original);
         return Math.Clamp(target, 0, current);
     }
 

@@ -7,13 +7,16 @@ namespace PioFvlm.Core.Text;
 /// </summary>
 public interface ITokenizer
 {
-    /// <summary>Encodes <paramref name="text"/>; with <paramref name="addBos"/> the BOS id comes first (even for empty text). EOS is never added.</summary>
+    /// <summary>Encodes <paramref name="text"/>; with <paramref name="addBos"/> the BOS id comes first (even for empty
+    /// text) when the tokenizer has one. EOS is never added.</summary>
     IReadOnlyList<int> Encode(string text, bool addBos);
 
     /// <summary>Decodes ids to text; with <paramref name="skipSpecial"/> special ids (BOS, EOS, UNK, added special tokens) are left out.</summary>
     string Decode(IEnumerable<int> ids, bool skipSpecial = true);
 
-    int BosId { get; }
+    /// <summary>The beginning-of-sequence id, or null for tokenizers without one (Qwen2's byte-level BPE): prompt
+    /// encoders prepend it only when present.</summary>
+    int? BosId { get; }
     int EosId { get; }
     int? PadId { get; }
 

@@ -21,6 +21,7 @@ public sealed class LlamaTokenizerJson : ITokenizer
     readonly HashSet<int> _specialIds;
 
     public int BosId { get; }
+    int? ITokenizer.BosId => BosId;
     public int EosId { get; }
     public int UnkId { get; }
     public int? PadId { get; }

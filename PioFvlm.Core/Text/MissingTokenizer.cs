@@ -11,7 +11,7 @@ public sealed class MissingTokenizer(string directory, int eosId, int vocabSize)
 
     public IReadOnlyList<int> Encode(string text, bool addBos) => throw new InvalidOperationException(Why);
     public string Decode(IEnumerable<int> ids, bool skipSpecial = true) => throw new InvalidOperationException(Why);
-    public int BosId => throw new InvalidOperationException(Why);
+    public int? BosId => null;
     public int EosId { get; } = eosId;
     public int? PadId => null;
     public int VocabSize { get; } = vocabSize;

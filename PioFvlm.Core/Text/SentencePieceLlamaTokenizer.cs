@@ -21,6 +21,7 @@ public sealed class SentencePieceLlamaTokenizer : ITokenizer
     readonly TokenDecoder _decoder = TokenDecoder.SentencePieceDefault();
 
     public int BosId { get; }
+    int? ITokenizer.BosId => BosId;
     public int EosId { get; }
     public int UnkId { get; }
     public int? PadId { get; }

@@ -1,3 +1,5 @@
+using PioFvlm.Core.Nn;
+
 namespace PioFvlm.Models.Configs;
 
 /// <summary>The LLaMA-architecture text model inside LLaVA: HF <c>LlamaConfig</c> (Vicuna) or <c>MistralConfig</c>.
@@ -44,6 +46,10 @@ public sealed record LlamaTextConfig
     public string? CheckpointDType { get; init; }
 
     public int NumKeyValueGroups => NumAttentionHeads / NumKeyValueHeads;
+
+    /// <summary>The decoder shape; <paramref name="tieWordEmbeddings"/> from the outer (LLaVA) config, which owns it.</summary>
+    public DecoderDims ToDecoderDims(bool tieWordEmbeddings) => new(HiddenSize, NumAttentionHeads, NumKeyValueHeads, HeadDim,
+        IntermediateSize, NumHiddenLayers, RmsNormEps, RopeTheta, VocabSize, MaxPositionEmbeddings, tieWordEmbeddings, AttentionBias);
 
     internal static readonly string[] SupportedModelTypes = ["llama", "mistral"];
 

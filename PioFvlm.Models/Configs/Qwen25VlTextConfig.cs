@@ -1,3 +1,5 @@
+using PioFvlm.Core.Nn;
+
 namespace PioFvlm.Models.Configs;
 
 /// <summary>The Qwen2 decoder inside Qwen2.5-VL (HF <c>Qwen2_5_VLTextConfig</c>). Read from v5's nested
@@ -29,6 +31,10 @@ public sealed record Qwen25VlTextConfig
     public required double AttentionDropout { get; init; }
 
     public int NumKeyValueGroups => NumAttentionHeads / NumKeyValueHeads;
+
+    /// <summary>The decoder shape (Qwen2 has q/k/v biases: AttentionBias).</summary>
+    public DecoderDims ToDecoderDims() => new(HiddenSize, NumAttentionHeads, NumKeyValueHeads, HeadDim, IntermediateSize,
+        NumHiddenLayers, RmsNormEps, RopeTheta, VocabSize, MaxPositionEmbeddings, TieWordEmbeddings, AttentionBias: true);
 
     /// <summary>Core sizes are required: HF's class defaults describe the 72B model, a silent trap for a 7B file.</summary>
     internal static Qwen25VlTextConfig Parse(ConfigReader t)

@@ -30,9 +30,7 @@ public sealed record LlavaArchitecture(ClipVisionDims Vision, ClipFeatureSelecti
             "full" or "cls_patch" => ClipFeatureStrategy.Full,
             var s => throw new NotSupportedException($"{config.SourcePath}: vision_feature_select_strategy '{s}' is not supported"),
         };
-        var text = new DecoderDims(t.HiddenSize, t.NumAttentionHeads, t.NumKeyValueHeads, t.HeadDim, t.IntermediateSize,
-            t.NumHiddenLayers, t.RmsNormEps, t.RopeTheta, t.VocabSize, t.MaxPositionEmbeddings, config.TieWordEmbeddings,
-            t.AttentionBias).Validate();
+        var text = t.ToDecoderDims(config.TieWordEmbeddings).Validate();
         return new LlavaArchitecture(vision.Validate(), new ClipFeatureSelection(config.VisionFeatureLayers, strategy), text,
             config.ProjectorBias, config.ImageTokenId);
     }

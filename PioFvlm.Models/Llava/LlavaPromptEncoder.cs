@@ -12,7 +12,8 @@ public sealed record LlavaEncodedPrompt(IReadOnlyList<int> InputIds, IReadOnlyLi
 /// Encodes a LLaVA prompt the way both HF and the research code do (spec llava.md §7.2): the text is split on the
 /// image placeholder (and on the EOS string, which multi-turn research prompts contain as the "&lt;/s&gt;" separator);
 /// every text chunk is encoded on its own, with the tokenizer's dummy prefix and no BOS; the result is
-/// [BOS] + chunk0 + IMG + chunk1 + IMG + …, BOS once even when the prompt starts with an image. Each placeholder gives
+/// [BOS] + chunk0 + IMG + chunk1 + IMG + …, BOS once even when the prompt starts with an image (and none when the
+/// tokenizer has no BOS). Each placeholder gives
 /// exactly one <see cref="ImageTokenId"/>: expanding it to the image's N visual tokens is the model's job.
 /// </summary>
 public sealed class LlavaPromptEncoder
@@ -47,7 +48,8 @@ public sealed class LlavaPromptEncoder
     public LlavaEncodedPrompt Encode(string prompt)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        var ids = new List<int> { _tokenizer.BosId };
+        var ids = new List<int>();
+        if (_tokenizer.BosId is int bos) ids.Add(bos);
         var positions = new List<int>();
         string[] chunks = prompt.Split(_placeholder);
         for (int i = 0; i < chunks.Length; i++)

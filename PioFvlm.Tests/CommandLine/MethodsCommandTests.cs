@@ -1,5 +1,6 @@
 using System.Text.Json;
 using PioFvlm.Core.Pruning;
+using PioFvlm.Models.Llava;
 
 namespace PioFvlm.Tests.CommandLine;
 
@@ -13,7 +14,7 @@ public class MethodsCommandTests
         using var doc = JsonDocument.Parse(stdout);
         var names = doc.RootElement.GetProperty("methods").EnumerateArray().Select(m => m.GetProperty("name").GetString()).ToList();
         Assert.That(names, Is.SupersetOf(new[] { "PioFvlm", "KeepAll", "Random", "VScan" }));
-        var pio11 = doc.RootElement.GetProperty("schedules").EnumerateArray().Single(s => s.GetProperty("name").GetString() == "pio-11");
+        var pio11 = doc.RootElement.GetProperty("schedules").GetProperty("llava-1.5").EnumerateArray().Single(s => s.GetProperty("name").GetString() == "pio-11");
         Assert.That(pio11.GetProperty("stages").EnumerateArray().Select(s => s.GetProperty("keep").GetInt32()), Is.EqualTo(new[] { 92, 54, 22 }));
     }
 
@@ -24,8 +25,8 @@ public class MethodsCommandTests
         var files = Directory.GetFiles(dir, "*.json");
         Assert.That(files, Is.Not.Empty);
         foreach (var file in files)
-            Assert.DoesNotThrow(() => PruningConfig.Load(file), file);
-        var vePlan = PruningConfig.Load(Path.Combine(dir, "vscan-then-pio-11.json"));
+            Assert.DoesNotThrow(() => PruningConfig.Load(file, Llava15Profile.Reference7B), file);
+        var vePlan = PruningConfig.Load(Path.Combine(dir, "vscan-then-pio-11.json"), Llava15Profile.Reference7B);
         Assert.That(vePlan.PreLlm, Is.Not.Null);
         Assert.That(((ScoreThenSelectPruner)vePlan.Intra!).Schedule.Stages.Single().AfterLayer, Is.EqualTo(16));
     }

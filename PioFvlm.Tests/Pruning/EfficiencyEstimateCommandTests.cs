@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using PioFvlm.Bench;
 using PioFvlm.Bench.Commands;
 using PioFvlm.Core.Pruning.Efficiency;
+using PioFvlm.Models;
 
 namespace PioFvlm.Tests.Pruning;
 
@@ -90,13 +91,74 @@ public sealed class EfficiencyEstimateCommandTests
     {
         string dir = Path.Combine(TestContext.CurrentContext.TestDirectory, "TestData", "configs");
         var qwen = EstimateCommand.ResolveModel(Path.Combine(dir, "Qwen2.5-VL-7B-Instruct", "config.json"));
-        Assert.That(qwen.Text, Is.EqualTo(ModelPresets.Find("qwen2.5-vl-7b")!.Text with { MaxPositions = qwen.Text.MaxPositions }));
+        Assert.That(qwen.Text, Is.EqualTo(ModelProfiles.Find("qwen2.5-vl-7b")!.Text with { MaxPositions = qwen.Text.MaxPositions }));
         var llava = EstimateCommand.ResolveModel(Path.Combine(dir, "llava-1.5-7b-hf"));
-        Assert.That(llava.Text with { MaxPositions = 0, RmsNormEps = 0 }, Is.EqualTo(ModelPresets.Find("llava-1.5-7b")!.Text with { MaxPositions = 0, RmsNormEps = 0 }));
-        Assert.That(llava.VisualTokens, Is.EqualTo(576));
+        Assert.That(llava.Text with { MaxPositions = 0, RmsNormEps = 0 }, Is.EqualTo(ModelProfiles.Find("llava-1.5-7b")!.Text with { MaxPositions = 0, RmsNormEps = 0 }));
+        Assert.That(llava.NominalVisualTokens, Is.EqualTo(576));
         var mistral = EstimateCommand.ResolveModel(Path.Combine(dir, "llava-v1.6-mistral-7b-hf"));
         Assert.That(mistral.Text.NumKvHeads, Is.EqualTo(8));
         Assert.That(mistral.Text.IntermediateSize, Is.EqualTo(14336));
-        Assert.That(mistral.VisualTokens, Is.EqualTo(2880));
+        Assert.That(mistral.NominalVisualTokens, Is.EqualTo(2880));
+    }
+
+    [Test]
+    public void NextPio11_IsElevenPercentOfNextsOwnCount()
+    {
+        // Before profiles, LLaVA-1.5's [92,54,22] were applied to 2880 tokens: 4.7 %. Now NeXT's own pio-11:
+        // 1×2880, 9×460, 5×270, 17×110 → 10240 / 32 = 320 = 11.1 % of 2880.
+        var root = JsonNode.Parse(Run("--model", "llava-next-7b", "--schedule", "pio-11", "--json").Output)!;
+        var visual = root["pruned"]!["visual_per_layer"]!.AsArray().Select(n => (long)n!).ToArray();
+        Assert.That(visual.Distinct(), Is.EqualTo(new long[] { 2880, 460, 270, 110 }));
+        Assert.That((double)root["pruned"]!["average_visual_tokens"]!, Is.EqualTo(320));
+        Assert.That((double)root["ratios"]!["visual_token_retention"]!, Is.EqualTo(1 / 9.0).Within(1e-12));
+        Assert.That((string)root["model"]!["family"]!, Is.EqualTo("llava-next"));
+        Assert.That(Run("--model", "llava-next-7b", "--schedule", "pio-11").Output, Does.Contain("11.1 %"));
+    }
+
+    [TestCase("llava-next-7b", "640x480", 2340L)]
+    [TestCase("llava-next-7b", "300x200", 1464L)]
+    [TestCase("llava-next-7b", "672x672", 2928L)]
+    [TestCase("qwen2.5-vl-7b", "1008x1008", 1296L)]
+    [TestCase("llava-1.5-7b", "640x480", 576L)]
+    public void Image_GivesTheFamilysVisualCount(string model, string image, long visual)
+    {
+        var root = JsonNode.Parse(Run("--model", model, "--image", image, "--json").Output)!;
+        Assert.That((long)root["visual_tokens"]!, Is.EqualTo(visual), "llava.md §5.4, pio-fvlm.md §5.4");
+        Assert.That(((int)root["image"]!["width"]!, (int)root["image"]!["height"]!), Is.EqualTo((int.Parse(image.Split('x')[0]), int.Parse(image.Split('x')[1]))));
+    }
+
+    [Test]
+    public void NextWithAnImage_ScalesThePresetToThatImage()
+    {
+        // 640×480 → 2340: ⌊2340·92/576⌋ = ⌊373.75⌋ = 373, ⌊2340·54/576⌋ = ⌊219.375⌋ = 219, ⌊2340·22/576⌋ = ⌊89.375⌋ = 89.
+        var root = JsonNode.Parse(Run("--model", "llava-next-7b", "--image", "640x480", "--schedule", "pio-11", "--json").Output)!;
+        var visual = root["pruned"]!["visual_per_layer"]!.AsArray().Select(n => (long)n!).Distinct();
+        Assert.That(visual, Is.EqualTo(new long[] { 2340, 373, 219, 89 }));
+    }
+
+    [Test]
+    public void QwenReferencePreset_ResolvesItsPreLlmRatio()
+    {
+        var root = JsonNode.Parse(Run("--model", "qwen2.5-vl-7b", "--schedule", "pio-ve-11", "--json").Output)!;
+        Assert.That((double)root["pruned"]!["average_visual_tokens"]!, Is.EqualTo(143.5), "pio-fvlm.md §5.4");
+        Assert.That((double)root["schedule"]!["pre_llm_ratio"]!, Is.EqualTo(0.167));
+    }
+
+    [Test]
+    public void UnknownPresetForAFamily_IsAUsageErrorListingThatFamilysPresets()
+    {
+        var e = Assert.Throws<UsageException>(() => Run("--model", "llava-next-7b", "--schedule", "fastv-64"))!;
+        Assert.That(e.Message, Does.Contain("unknown schedule preset 'fastv-64' for llava-next").And.Contain("fastv-11").And.Contain("pio-bench"));
+        Assert.That(Cli.Run(["estimate", "--model", "qwen2.5-vl-7b", "--schedule", "pio-bench"]), Is.EqualTo(2));
+    }
+
+    [TestCase("640", "WIDTHxHEIGHT")]
+    [TestCase("0x480", "WIDTHxHEIGHT")]
+    [TestCase("10x10", "shorter than the factor")]
+    public void BadImages_AreUsageErrors(string image, string message)
+    {
+        var e = Assert.Throws<UsageException>(() => Run("--model", "qwen2.5-vl-7b", "--image", image))!;
+        Assert.That(e.Message, Does.Contain(message));
+        Assert.That(Assert.Throws<UsageException>(() => Run("--model", "qwen2.5-vl-7b", "--image", "28x28", "--visual", "5"))!.Message, Does.Contain("not both"));
     }
 }

@@ -3,17 +3,19 @@ using PioFvlm.Core.Pruning;
 using PioFvlm.Core.Pruning.Efficiency;
 using PioFvlm.Tests.Models;
 using static TorchSharp.torch;
+using PioFvlm.Models;
+using PioFvlm.Models.Llava;
 
 namespace PioFvlm.Tests.Pruning;
 
 /// <summary>FLOPs and KV sizes against the spec's numbers (§9, §10, §14) and brute-force matmul enumerations.</summary>
 public sealed class EfficiencyFlopsAndKvTests
 {
-    static DecoderDims Llava15 => ModelPresets.Find("llava-1.5-7b")!.Text;
+    static DecoderDims Llava15 => ModelProfiles.Find("llava-1.5-7b")!.Text;
 
     static TokenSchedule Preset(string name, long visual, long text)
     {
-        var p = SchedulePresets.Get(name);
+        var p = Llava15Presets.Get(name);
         return TokenSchedule.Build(32, p.VisualEnteringLlm(visual), text, p.Stages);
     }
 
@@ -22,7 +24,7 @@ public sealed class EfficiencyFlopsAndKvTests
     {
         // §14: f(576)·32 = 2.9861e12 and f(2880)·32 = 1.66698e13 (the NeXT row is Vicuna-7B, d 4096, m 11008).
         long llava = FlopCount.Paper(Enumerable.Repeat(576L, 32), Llava15);
-        long next = FlopCount.Paper(Enumerable.Repeat(2880L, 32), ModelPresets.Find("llava-next-7b")!.Text);
+        long next = FlopCount.Paper(Enumerable.Repeat(2880L, 32), ModelProfiles.Find("llava-next-7b")!.Text);
         Assert.That(llava, Is.EqualTo(2.9861e12).Within(0.00005e12));
         Assert.That(next, Is.EqualTo(1.66698e13).Within(0.000005e13));
         // By hand: 4·576·4096² + 2·576²·4096 + 2·576·4096·11008 = 38,654,705,664 + 2,717,908,992 + 51,942,260,736.
@@ -60,7 +62,7 @@ public sealed class EfficiencyFlopsAndKvTests
     [Test]
     public void KvCache_Qwen7B_56KiBPerToken()
     {
-        var qwen = ModelPresets.Find("qwen2.5-vl-7b")!.Text;
+        var qwen = ModelProfiles.Find("qwen2.5-vl-7b")!.Text;
         Assert.That(KvCacheSize.BytesPerPosition(qwen, ScalarType.BFloat16), Is.EqualTo(2 * 1024));
         Assert.That(KvCacheSize.Bytes(qwen, Enumerable.Repeat(1L, 28).ToList(), ScalarType.BFloat16), Is.EqualTo(56 * 1024));
     }

@@ -1,5 +1,7 @@
 using PioFvlm.Core.Pruning;
 using PioFvlm.Core.Pruning.Efficiency;
+using PioFvlm.Models.Llava;
+using PioFvlm.Models.Qwen25Vl;
 
 namespace PioFvlm.Tests.Pruning;
 
@@ -8,7 +10,7 @@ public sealed class EfficiencyScheduleTests
 {
     static TokenSchedule Llava15(string preset, long text = 0)
     {
-        var p = SchedulePresets.Get(preset);
+        var p = Llava15Presets.Get(preset);
         return TokenSchedule.Build(32, p.VisualEnteringLlm(576), text, p.Stages);
     }
 
@@ -51,7 +53,7 @@ public sealed class EfficiencyScheduleTests
     public void QwenRatioSchedule_IsCumulativeAndFloors_AsSpec5_4()
     {
         // 1296 → int(0.167·1296) = 216 → int(0.333·216) = 71; average (14·216 + 14·71)/28 = 143.5 = 11.07 % of 1296.
-        var p = SchedulePresets.Get("qwen-pio-ve-11");
+        var p = Qwen25VlProfile.Reference7B.Preset("pio-ve-11");
         var s = TokenSchedule.Build(28, p.VisualEnteringLlm(1296), 0, p.Stages);
         Assert.That(LayerRuns.Format(s.VisualPerLayer), Is.EqualTo("14×216, 14×71"));
         Assert.That(s.AverageVisualTokens, Is.EqualTo(143.5));

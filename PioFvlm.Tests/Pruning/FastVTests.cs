@@ -3,6 +3,7 @@ using PioFvlm.Core.Pruning;
 using PioFvlm.Core.Pruning.Attention;
 using PioFvlm.Core.Pruning.Selectors;
 using static TorchSharp.torch;
+using PioFvlm.Models.Llava;
 
 namespace PioFvlm.Tests.Pruning;
 
@@ -109,14 +110,14 @@ public class FastVTests
     public void ShippedConfigParsesToFastVWithOriginalPositions()
     {
         var path = Path.Combine(RepoRoot(), "configs", "pruning", "fastv-64.json");
-        var plan = PruningConfig.Load(path);
+        var plan = PruningConfig.Load(path, Llava15Profile.Reference7B);
         Assert.That(plan.Positions, Is.EqualTo(PositionPolicy.KeepOriginal));
         var pruner = (ScoreThenSelectPruner)plan.Intra!;
         Assert.That(pruner.Scorer, Is.TypeOf<FastVScorer>());
         Assert.That(pruner.Selector, Is.TypeOf<TopKSelector>());
         Assert.That(pruner.Schedule.Stages, Is.EqualTo(Llava15AttentionBaselines.FastV(64).Stages));
         // Without Positions, FastV defaults to its reference policy; the preset name works too.
-        var preset = PruningConfig.Parse("""{ "Method": "FastV", "Schedule": "fastv-128" }""", "test");
+        var preset = PruningConfig.Parse("""{ "Method": "FastV", "Schedule": "fastv-128" }""", "test", Llava15Profile.Reference7B);
         Assert.That(preset.Positions, Is.EqualTo(PositionPolicy.KeepOriginal));
         Assert.That(((ScoreThenSelectPruner)preset.Intra!).Schedule.Stages.Single().Keep, Is.EqualTo(98));
     }

@@ -3,6 +3,7 @@ using PioFvlm.Core.Pruning;
 using PioFvlm.Core.Pruning.Attention;
 using PioFvlm.Core.Pruning.Selectors;
 using static TorchSharp.torch;
+using PioFvlm.Models.Llava;
 
 namespace PioFvlm.Tests.Pruning;
 

@@ -3,16 +3,19 @@ using PioFvlm.Core.Pruning;
 using PioFvlm.Core.Pruning.PreLlm;
 using PioFvlm.Core.Pruning.Saliency;
 using PioFvlm.Core.Pruning.Selectors;
+using PioFvlm.Models.Llava;
 
 namespace PioFvlm.Tests.Pruning;
 
 /// <summary>JSON pruning configs: presets, named stages, methods, and errors that name the key.</summary>
 public class PruningConfigTests
 {
+    static readonly PioFvlm.Core.Models.ModelProfile Llava = Llava15Profile.Reference7B;
+
     [Test]
     public void PresetNameGivesThePioPlanWithTheReferenceStages()
     {
-        var plan = PruningConfig.Parse("""{ "Method": "PioFvlm", "Schedule": "pio-11" }""", "t.json");
+        var plan = PruningConfig.Parse("""{ "Method": "PioFvlm", "Schedule": "pio-11" }""", "t.json", Llava);
         var pruner = (ScoreThenSelectPruner)plan.Intra!;
         Assert.That(pruner.Schedule.Stages.Select(s => (s.AfterLayer, s.Keep)),
             Is.EqualTo(new[] { (1, (int?)92), (10, 54), (15, 22) }), "spec §5.2: [1,10,15] / [92,54,22]");
@@ -26,7 +29,7 @@ public class PruningConfigTests
     [Test]
     public void WithVePresetAddsTheEncoderStage()
     {
-        var plan = PruningConfig.Parse("""{ "Schedule": "pio-ve-11" }""", "t.json");
+        var plan = PruningConfig.Parse("""{ "Schedule": "pio-ve-11" }""", "t.json", Llava);
         Assert.That(plan.PreLlm, Is.InstanceOf<VScanEncoderStage>());
         Assert.That(((VScanEncoderStage)plan.PreLlm!).Budget, Is.EqualTo(96));
         Assert.That(((ScoreThenSelectPruner)plan.Intra!).Schedule.Stages.Single().AfterLayer, Is.EqualTo(16));
@@ -52,9 +55,9 @@ public class PruningConfigTests
     [Test]
     public void ControlMethodsAndKeepAll()
     {
-        Assert.That(((ScoreThenSelectPruner)PruningConfig.Parse("""{ "Method": "Random", "Seed": 3, "Schedule": "pio-22" }""", "t").Intra!).Scorer,
+        Assert.That(((ScoreThenSelectPruner)PruningConfig.Parse("""{ "Method": "Random", "Seed": 3, "Schedule": "pio-22" }""", "t", Llava).Intra!).Scorer,
             Is.InstanceOf<RandomScorer>());
-        Assert.That(((ScoreThenSelectPruner)PruningConfig.Parse("""{ "Method": "FeatureNorm", "Schedule": "pio-22" }""", "t").Intra!).Scorer,
+        Assert.That(((ScoreThenSelectPruner)PruningConfig.Parse("""{ "Method": "FeatureNorm", "Schedule": "pio-22" }""", "t", Llava).Intra!).Scorer,
             Is.InstanceOf<FeatureNormScorer>());
         var keepAll = PruningConfig.Parse("""{ "Method": "KeepAll" }""", "t");
         Assert.That(keepAll.Intra, Is.Null);
@@ -73,7 +76,7 @@ public class PruningConfigTests
     [TestCase("""{ "Schedule": """, "not valid JSON")]
     public void BadConfigsNameTheFileAndKey(string json, string fragment)
     {
-        var e = Assert.Throws<FormatException>(() => PruningConfig.Parse(json, "runs/bad.json"))!;
+        var e = Assert.Throws<FormatException>(() => PruningConfig.Parse(json, "runs/bad.json", Llava))!;
         Assert.That(e.Message, Does.StartWith("runs/bad.json: ").And.Contain(fragment));
     }
 }
@@ -92,7 +95,7 @@ public class PruningConfigStageMethodTests
             """, "t.json");
         Assert.That(plan.PreLlm, Is.InstanceOf<VScanEncoderStage>());
         var pruner = (ScoreThenSelectPruner)plan.Intra!;
-        Assert.That(pruner.Schedule.PreLlmKeep, Is.EqualTo(96));
+        Assert.That(pruner.Schedule.PreLlmKeep, Is.EqualTo(TokenBudget.Keep(96)));
         Assert.That(pruner.Scorer, Is.InstanceOf<GradientSaliency>(), "stages without a Method use the top-level one");
         Assert.That(pruner.StageMethods.Keys, Is.EqualTo(new[] { 5 }));
         Assert.That(pruner.StageMethods[5].Scorer, Is.InstanceOf<RandomScorer>());
@@ -102,7 +105,9 @@ public class PruningConfigStageMethodTests
     [TestCase("""{ "Stages": { "a": { "Method": "VScan", "Keep": 96 }, "b": { "Method": "VScan", "Keep": 48 } } }""", "all act before the LLM")]
     [TestCase("""{ "Stages": { "a": { "Method": "VScan", "AfterLayer": 3, "Keep": 96 } } }""", "'VScan' acts before the LLM; remove AfterLayer")]
     [TestCase("""{ "Stages": { "a": { "Method": "Random", "Keep": 96 } } }""", "Stages:a:AfterLayer is required for the intra-LLM method 'Random'")]
-    [TestCase("""{ "Stages": { "a": { "Method": "VScan", "Ratio": 0.5 } } }""", "needs an absolute Keep")]
+    [TestCase("""{ "Stages": { "a": { "Method": "VScan", "Keep": 96, "Ratio": 0.5 } } }""", "needs one of Keep (a count) and Ratio")]
+    [TestCase("""{ "Stages": { "a": { "Method": "VScan", "Ratio": 1.5 } } }""", "Stages:a:Ratio = 1.5 is outside [0, 1]")]
+    [TestCase("""{ "PreLlmKeep": -1, "Stages": { "b": { "AfterLayer": 6, "Keep": 80 } } }""", "PreLlmKeep = -1 is negative")]
     [TestCase("""{ "Stages": { "a": { "AfterLayer": 2, "Keep": 50 }, "b": { "AfterLayer": 6, "Keep": 80 } } }""", "budgets must not increase")]
     [TestCase("""{ "Stages": { "a": { "Method": "VScan", "Keep": 40 }, "b": { "AfterLayer": 6, "Keep": 80 } } }""", "more than the 40 kept before it")]
     [TestCase("""{ "Stages": { "a": { "AfterLayer": 6, "Keep": 10 }, "b": { "AfterLayer": 6, "Keep": 5 } } }""", "strictly ascending")]

@@ -1,4 +1,5 @@
 using PioFvlm.Core.Pruning;
+using PioFvlm.Models.Llava;
 
 namespace PioFvlm.Tests.Pruning;
 
@@ -54,8 +55,8 @@ public sealed class PruningScheduleTests
         Assert.That(() => deep.Validate(32), Throws.ArgumentException.With.Message.Contains("'deep'").And.Message.Contains("AfterLayer = 32"));
         var zero = new PruningSchedule { Name = "zero", Stages = [new PruningStage { AfterLayer = 0, Keep = 4 }] };
         Assert.That(() => zero.ValidateShape(), Throws.ArgumentException.With.Message.Contains("AfterLayer = 0"));
-        var negative = new PruningSchedule { Name = "neg", PreLlmKeep = -1 };
-        Assert.That(() => negative.ValidateShape(), Throws.ArgumentException.With.Message.Contains("PreLlmKeep = -1"));
+        // A pre-LLM budget is checked when it is made (TokenBudget), before any schedule holds it.
+        Assert.That(() => new PruningSchedule { Name = "neg", PreLlmKeep = -1 }, Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("-1 is negative"));
         var ratio = new PruningSchedule { Name = "r", Stages = [new PruningStage { AfterLayer = 3, Ratio = 1.5 }] };
         Assert.That(() => ratio.Validate(8), Throws.ArgumentException.With.Message.Contains("Ratio = 1.5"));
     }

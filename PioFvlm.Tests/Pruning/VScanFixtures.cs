@@ -81,7 +81,7 @@ internal static class VScanFixtures
     {
         public IReadOnlyList<int> Encode(string text, bool addBos) => throw new NotSupportedException("tests pass token ids");
         public string Decode(IEnumerable<int> ids, bool skipSpecial = true) => string.Join(" ", ids);
-        public int BosId => 1;
+        public int? BosId => 1;
         public int EosId => 2;
         public int? PadId => null;
         public int VocabSize => 64;

@@ -88,6 +88,28 @@ public class LlavaPromptTests
     }
 
     [Test]
+    public void ATokenizerWithoutBosGetsNoBos()
+    {
+        // Qwen-style tokenizers have no BOS: the same chunks, nothing in front, the image one position earlier.
+        var enc = LlavaPromptEncoder.ForHf(new NoBos(TokenizerTestData.LlavaHf)).Encode(LlavaPromptFormat.HfLlava15Chat("What is this?"));
+        Assert.That(enc.InputIds, Is.EqualTo(Concat(UserIds, HfImage, WhatIsThisIds)));
+        Assert.That(enc.ImagePositions, Is.EqualTo(new[] { 4 }));
+    }
+
+    /// <summary>A tokenizer as given, except that it has no BOS id.</summary>
+    sealed class NoBos(PioFvlm.Core.Text.ITokenizer inner) : PioFvlm.Core.Text.ITokenizer
+    {
+        public IReadOnlyList<int> Encode(string text, bool addBos) => inner.Encode(text, addBos: false);
+        public string Decode(IEnumerable<int> ids, bool skipSpecial = true) => inner.Decode(ids, skipSpecial);
+        public int? BosId => null;
+        public int EosId => inner.EosId;
+        public int? PadId => inner.PadId;
+        public int VocabSize => inner.VocabSize;
+        public int? TokenToId(string token) => inner.TokenToId(token);
+        public string? IdToToken(int id) => inner.IdToToken(id);
+    }
+
+    [Test]
     public void TwoImagesGiveTwoIdsAndPositions()
     {
         var enc = LlavaPromptEncoder.ForHf(TokenizerTestData.LlavaHf).Encode("USER: <image>\n<image>\nCompare the two pictures. ASSISTANT:");

@@ -3,7 +3,9 @@ using System.Globalization;
 using System.Reflection;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Configuration;
+using PioFvlm.Core.Models;
 using PioFvlm.Core.Pruning;
+using PioFvlm.Models;
 
 namespace PioFvlm.Bench.Eval.Runner;
 
@@ -128,7 +130,7 @@ public static class RunConfigLoader
             Annotations = eval.Annotations is null ? null : Resolve(root, eval.Annotations),
         };
         output = output with { Directory = Resolve(root, output.Directory) };
-        return new RunOptions { Model = model, Methods = Methods(run.GetSection("Methods"), root), Eval = eval, Output = output };
+        return new RunOptions { Model = model, Methods = Methods(run.GetSection("Methods"), root, ProfileOf(model)), Eval = eval, Output = output };
     }
 
     static void Require(string value, string path)
@@ -181,8 +183,24 @@ public static class RunConfigLoader
         throw new InvalidOperationException($"{path}: no converter for {target.Name}");
     }
 
+    /// <summary>
+    /// The model's family profile from its config.json (no weights), so plans get the family's presets and saliency
+    /// defaults before the model loads; null when the folder has no config.json yet (the run then fails at loading,
+    /// and a "Schedule" preset is refused here).
+    /// </summary>
+    static ModelProfile? ProfileOf(ModelOptions model)
+    {
+        if (!File.Exists(Path.Combine(model.Path, "config.json")) && !File.Exists(model.Path)) return null;
+        try { return VlmLoader.ProfileOf(model.Path, model.VisionTower); }
+        catch (Exception e) when (e is Models.Configs.ConfigFormatException or Models.Configs.UnsupportedModelException or
+                                      NotSupportedException or ArgumentException or IOException)
+        {
+            throw new RunConfigException($"Run:Model:Path: {e.Message}", e);
+        }
+    }
+
     /// <summary>Methods in config order after the reference; an empty value drops a method from the run.</summary>
-    static IReadOnlyList<MethodSpec> Methods(IConfigurationSection section, string root)
+    static IReadOnlyList<MethodSpec> Methods(IConfigurationSection section, string root, ModelProfile? profile)
     {
         var specs = new List<MethodSpec> { new(ReferenceMethod, ReferenceMethod, PruningPlan.None) };
         foreach (var m in section.GetChildren())
@@ -202,8 +220,11 @@ public static class RunConfigLoader
             }
             else json = ToJson(m).ToJsonString();
             PruningPlan plan;
-            try { plan = PruningConfig.Parse(json, path); }
-            catch (FormatException e) { throw new RunConfigException(e.Message, e); }
+            try { plan = PruningConfig.Parse(json, path, profile); }
+            catch (FormatException e)
+            {
+                throw new RunConfigException(profile is null ? $"{e.Message} (Run:Model:Path has no config.json, so the model family is unknown)" : e.Message, e);
+            }
             specs.Add(new MethodSpec(m.Key, json, plan));
         }
         return specs;

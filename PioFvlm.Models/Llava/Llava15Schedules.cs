@@ -1,4 +1,6 @@
-namespace PioFvlm.Core.Pruning;
+using PioFvlm.Core.Pruning;
+
+namespace PioFvlm.Models.Llava;
 
 /// <summary>
 /// PIO-FVLM schedules for LLaVA-1.5-7B (576 visual tokens, 32 layers), named by target retention of the per-layer

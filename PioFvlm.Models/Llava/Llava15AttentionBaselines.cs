@@ -1,4 +1,7 @@
-namespace PioFvlm.Core.Pruning.Attention;
+using PioFvlm.Core.Pruning;
+using PioFvlm.Core.Pruning.Attention;
+
+namespace PioFvlm.Models.Llava;
 
 /// <summary>
 /// FastV and PDrop schedules for LLaVA-1.5-7B (576 visual tokens, 32 layers) at the published 64 / 128 / 192 budgets,
@@ -15,14 +18,8 @@ public static class Llava15AttentionBaselines
     /// FastV's keep count after layer <paramref name="k"/> so the per-layer average is <paramref name="budget"/>:
     /// round((L·B − K·N) / (L − K)) (§3.4: 30 / 98 / 166 for 64 / 128 / 192 at K = 2).
     /// </summary>
-    public static int FastVKeep(int budget, int k = FastVLayer, int layers = Layers, int visual = VisualTokens)
-    {
-        if (k < 1 || k >= layers) throw new ArgumentOutOfRangeException(nameof(k), k, $"FastV K must be in 1..{layers - 1}");
-        double keep = ((double)layers * budget - (double)k * visual) / (layers - k);
-        if (keep < 0 || keep > visual)
-            throw new ArgumentOutOfRangeException(nameof(budget), budget, $"a per-layer average of {budget} is out of reach with {k} full layers of {visual} tokens");
-        return (int)Math.Round(keep, MidpointRounding.AwayFromZero);
-    }
+    public static int FastVKeep(int budget, int k = FastVLayer, int layers = Layers, int visual = VisualTokens) =>
+        FastVBudget.KeepFor(budget, k, layers, visual);
 
     /// <summary>FastV at K = 2 keeping <see cref="FastVKeep"/> of <paramref name="budget"/> (B_avg convention).</summary>
     public static PruningSchedule FastV(int budget) => new()
