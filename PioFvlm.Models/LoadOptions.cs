@@ -18,8 +18,11 @@ public sealed record LoadOptions
     /// <summary>SDPA (default) or the eager reference path.</summary>
     public AttentionKernel Attention { get; init; } = AttentionKernel.Sdpa;
 
-    /// <summary>False: a folder without tokenizer files loads with a <see cref="PioFvlm.Core.Text.MissingTokenizer"/> (token ids
-    /// only; for checks against reference outputs such as <c>pio-fvlm compare</c>).</summary>
+    /// <summary>
+    /// Fail when the folder has no tokenizer files (default on). Off: such a folder loads with a
+    /// <see cref="Core.Text.MissingTokenizer"/>: prompts as token ids, prefill and greedy decoding work, text
+    /// encoding and decoding throw naming the folder.
+    /// </summary>
     public bool RequireTokenizer { get; init; } = true;
 
     /// <summary>Refuse to load when the weights would not fit in available memory (default on).</summary>

@@ -1,19 +1,16 @@
 using PioFvlm.Core.Models;
 using PioFvlm.Models.Configs;
-using PioFvlm.Models.Llava;
 
 namespace PioFvlm.Models;
 
 /// <summary>
 /// Loads any supported vision-language model from a checkpoint folder: reads config.json, picks the family from
-/// <c>model_type</c> / <c>architectures</c>, and hands the folder to that family's loader. The one place the tools
-/// name a family's concrete class.
+/// <c>model_type</c> / <c>architectures</c>, and hands the folder to that family's loader in <see cref="VlmFamilies"/>.
 /// </summary>
 public static class VlmLoader
 {
     /// <summary>The families this build can run, as "model_type (what it is)".</summary>
-    public static IReadOnlyList<string> Implemented { get; } =
-        ["llava (LLaVA-1.5: llava-hf/llava-1.5-*-hf, research liuhaotian/llava-v1.5-*)"];
+    public static IReadOnlyList<string> Implemented { get; } = VlmFamilies.All.Select(f => f.Name).ToList();
 
     /// <summary>
     /// The family profile of a checkpoint from its config.json alone (no weights, no tokenizer): presets, token
@@ -38,15 +35,6 @@ public static class VlmLoader
     /// <exception cref="FileNotFoundException">No config.json in the folder.</exception>
     /// <exception cref="NotSupportedException">A family that is recognised but not implemented yet; the message names the
     /// implemented ones.</exception>
-    public static IVisionLanguageModel FromPretrained(string modelDirectory, LoadOptions? options = null)
-    {
-        var config = HfConfigLoader.Load(modelDirectory);
-        return config.Family switch
-        {
-            VlmFamily.Llava => LlavaPipeline.FromPretrained(modelDirectory, options),
-            _ => throw new NotSupportedException(
-                $"{config.SourcePath}: {config.Family} models (model_type '{config.ModelType}') are not implemented yet; " +
-                $"implemented: {string.Join("; ", Implemented)}"),
-        };
-    }
+    public static IVisionLanguageModel FromPretrained(string modelDirectory, LoadOptions? options = null) =>
+        VlmFamilies.For(HfConfigLoader.Load(modelDirectory)).Load(modelDirectory, options ?? new LoadOptions());
 }

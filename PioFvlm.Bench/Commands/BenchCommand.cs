@@ -14,7 +14,7 @@ namespace PioFvlm.Bench.Commands;
 /// <c>pio-fvlm bench [--threads N] [BenchmarkDotNet arguments]</c>: the BenchmarkDotNet switcher over this assembly's
 /// benchmark classes (select with <c>--filter</c> or <c>--anyCategories micro|macro|cost-curve|nms|probe|...</c>, list
 /// with <c>--list flat</c>). The macro and cost-curve suites share one LLaVA-1.5-7B build per process
-/// (<see cref="Macro.LlavaPrefillRig.Shared"/>; PIOFVLM_BENCH_SMOKE=1 for the tiny shape).
+/// (<see cref="Macro.PrefillRig.Shared"/>; PIOFVLM_BENCH_SMOKE=1 for the tiny shape).
 /// </summary>
 public static class BenchCommand
 {

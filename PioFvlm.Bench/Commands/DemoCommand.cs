@@ -6,7 +6,7 @@ using PioFvlm.Bench.Demo;
 using PioFvlm.Bench.Eval;
 using PioFvlm.Bench.Eval.Runner;
 using PioFvlm.Bench.Eval.Scoring;
-using PioFvlm.Models.Configs;
+using PioFvlm.Models;
 
 namespace PioFvlm.Bench.Commands;
 
@@ -69,11 +69,10 @@ public static class DemoCommand
         var run = RunConfigLoader.Load(config, overrides, environment: null, extraSections: ["Demo"]);
         if (!string.Equals(run.Eval.Benchmark, "shapes", StringComparison.OrdinalIgnoreCase))
             throw new RunConfigException($"{config}: Run:Eval:Benchmark must be 'shapes' for the demo, got '{run.Eval.Benchmark}'");
-        if (HfConfigLoader.Load(run.Model.Path) is not LlavaConfig model)
-            throw new RunConfigException($"{run.Model.Path}: the demo model must be a LLaVA-1.5 checkpoint");
+        var (imageSize, visualTokens) = DemoModelShape(run.Model.Path);
 
         string dataDir = Path.GetDirectoryName(run.Eval.Dataset)!;
-        var generator = new ShapesGeneratorOptions { ImageSize = model.Vision!.ImageSize };
+        var generator = new ShapesGeneratorOptions { ImageSize = imageSize };
         Console.WriteLine($"generating {count} held-out questions (generator seed {settings.Seed}) in {dataDir} ...");
         ShapesDataset.Write(dataDir, generator, settings.Seed, count);
         if (Path.GetFileName(run.Eval.Dataset) != ShapesDataset.Questions)
@@ -103,7 +102,6 @@ public static class DemoCommand
 
         string md = Path.Combine(run.Output.Directory, "demo-report.md");
         string csv = Path.Combine(run.Output.Directory, "demo-report.csv");
-        int visualTokens = model.Vision!.PatchesPerSide * model.Vision.PatchesPerSide;
         string text = Markdown(table, count, settings.Seed, run, visualTokens, clock.Elapsed);
         AtomicFile.WriteAllText(md, text);
         AtomicFile.WriteAllText(csv, DemoReport.Csv(table));
@@ -115,7 +113,24 @@ public static class DemoCommand
         return 0;
     }
 
-    static string Markdown(IReadOnlyList<DemoRow> table, int count, int seed, RunOptions run, int visualTokens, TimeSpan elapsed)
+    /// <summary>
+    /// The demo model's image side (the generator draws images of that size) and visual tokens per image, from the model
+    /// itself: the questions are generated for it, so it must be the LLaVA-1.5 architecture the demo trains.
+    /// </summary>
+    static (int ImageSize, long VisualTokens) DemoModelShape(string path)
+    {
+        try
+        {
+            using var model = VlmLoader.FromPretrained(path);
+            return (VlmFamilies.Llava15Modules(model).Architecture.Vision.ImageSize, model.Profile.NominalVisualTokens);
+        }
+        catch (NotSupportedException e)
+        {
+            throw new RunConfigException($"{path}: the demo model must be a LLaVA-1.5 checkpoint ({e.Message})");
+        }
+    }
+
+    static string Markdown(IReadOnlyList<DemoRow> table, int count, int seed, RunOptions run, long visualTokens, TimeSpan elapsed)
     {
         var sb = new StringBuilder();
         sb.AppendLine("# PioFvlm demo: visual-token pruning on the shapes benchmark").AppendLine();
@@ -129,15 +144,7 @@ public static class DemoCommand
         return sb.ToString();
     }
 
-    static string? FindDefault()
-    {
-        for (var dir = new DirectoryInfo(Environment.CurrentDirectory); dir != null; dir = dir.Parent)
-        {
-            string path = Path.Combine(dir.FullName, DefaultConfig);
-            if (File.Exists(path)) return path;
-        }
-        return null;
-    }
+    static string? FindDefault() => RepoFiles.FindUpwards(DefaultConfig, besideProgram: false);
 
     /// <summary>The config's <c>Demo</c> section: the held-out generator seed and the number of questions.</summary>
     sealed record DemoSettings(int Seed, int Count)

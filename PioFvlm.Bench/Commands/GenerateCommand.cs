@@ -47,7 +47,7 @@ public static class GenerateCommand
         string imagePath = a.Value("image") ?? throw new UsageException($"--image FILE is required; usage: {Usage}");
         string prompt = a.Value("prompt") ?? throw new UsageException($"--prompt TEXT is required; usage: {Usage}");
         int maxNewTokens = ParseMaxNewTokens(a.Value("max-new-tokens"));
-        var dtype = ParseDType(a.Value("dtype"));
+        var dtype = DTypeNames.ParseOption(a.Value("dtype"), "--dtype", ScalarType.Float32);
         bool json = a.Flag("json");
         if (a.Positional.Count > 0) throw new UsageException($"unexpected argument '{a.Positional[0]}'; usage: {Usage}");
 
@@ -110,14 +110,6 @@ public static class GenerateCommand
         return int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n >= 1
             ? n : throw new UsageException($"--max-new-tokens must be a positive integer, got '{value}'");
     }
-
-    static ScalarType ParseDType(string? value) => value switch
-    {
-        null or "Float32" or "float32" or "F32" => ScalarType.Float32,
-        "BFloat16" or "bfloat16" or "BF16" => ScalarType.BFloat16,
-        "Float16" or "float16" or "F16" => ScalarType.Float16,
-        _ => throw new UsageException($"--dtype must be Float32, BFloat16 or Float16, got '{value}'"),
-    };
 
     static string Describe(PruningPlan plan, IReadOnlyList<PruningStageReport> stages, GenerationResult r)
     {

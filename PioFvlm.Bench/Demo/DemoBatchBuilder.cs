@@ -1,3 +1,5 @@
+using PioFvlm.Core.Models;
+using PioFvlm.Models;
 using PioFvlm.Models.Llava;
 using static TorchSharp.torch;
 
@@ -39,11 +41,14 @@ public sealed class DemoBatch : IDisposable
 
 /// <summary>
 /// Turns generated samples into the exact token sequences the harness will see: the model's own chat prompt
-/// (<see cref="LlavaPipeline.FormatPrompt"/>), its prompt encoder and image processor, then the answer as the
-/// tokenizer encodes it and EOS. Computes the training loss and first-token accuracy in batch.
+/// (<see cref="IVisionLanguageModel.FormatPrompt"/>) prepared by the model (<see cref="IVisionLanguageModel.Prepare"/>:
+/// prompt ids and pixel values), then the answer as the tokenizer encodes it and EOS. Computes the training loss and
+/// first-token accuracy in batch, on the LLaVA-1.5 modules (<see cref="VlmFamilies.Llava15Modules"/>).
 /// </summary>
-public sealed class DemoBatchBuilder(LlavaPipeline pipeline, ShapesGenerator generator)
+public sealed class DemoBatchBuilder(IVisionLanguageModel model, ShapesGenerator generator)
 {
+    readonly LlavaForConditionalGeneration _modules = VlmFamilies.Llava15Modules(model);
+
     public ShapesGenerator Generator { get; } = generator;
 
     /// <summary>The full question text the harness sends: the question, a newline, LLaVA's short-answer instruction.</summary>
@@ -67,11 +72,14 @@ public sealed class DemoBatchBuilder(LlavaPipeline pipeline, ShapesGenerator gen
         var targets = new List<long>();
         var first = new int[samples.Count];
         var firstLength = new int[samples.Count];
-        int visual = pipeline.Model.Architecture.TokensPerImage;
+        var pixels = new List<Tensor>(samples.Count);
+        int visual = _modules.Architecture.TokensPerImage;
         for (int b = 0; b < samples.Count; b++)
         {
-            var ids = pipeline.Prompts.Encode(pipeline.FormatPrompt(PromptText(samples[b].Question))).InputIds;
-            int image = ids.ToList().IndexOf(pipeline.Prompts.ImageTokenId);
+            using var inputs = model.Prepare(model.FormatPrompt(PromptText(samples[b].Question)), [images[b]]);
+            pixels.Add(inputs.PixelValues!.alias());
+            var ids = inputs.TokenIds;
+            int image = ids.ToList().IndexOf(_modules.Architecture.ImageTokenId);
             var head = ids.Take(image).Select(i => (long)i).ToArray();
             if (prefix is null) prefix = head;
             else if (!prefix.SequenceEqual(head)) throw new InvalidOperationException("prompts differ before the image; the batch layout needs one shared prefix");
@@ -81,8 +89,8 @@ public sealed class DemoBatchBuilder(LlavaPipeline pipeline, ShapesGenerator gen
             for (int turn = 0; turn < turns.Count; turn++)
             {
                 if (turn > 0)
-                    suffix.AddRange(pipeline.Tokenizer.Encode($"USER: {turns[turn].Text} ASSISTANT:", addBos: false).Select(i => (long)i));
-                var answer = pipeline.Tokenizer.Encode(turns[turn].Answer, addBos: false).Select(i => (long)i).Append(pipeline.Tokenizer.EosId).ToList();
+                    suffix.AddRange(model.Tokenizer.Encode($"USER: {turns[turn].Text} ASSISTANT:", addBos: false).Select(i => (long)i));
+                var answer = model.Tokenizer.Encode(turns[turn].Answer, addBos: false).Select(i => (long)i).Append(model.Tokenizer.EosId).ToList();
                 if (turn == 0) firstLength[b] = answer.Count;
                 for (int t = 0; t < answer.Count; t++)
                 {
@@ -95,12 +103,12 @@ public sealed class DemoBatchBuilder(LlavaPipeline pipeline, ShapesGenerator gen
             suffixes.Add(suffix);
         }
         int length = suffixes.Max(s => s.Count);
-        long pad = pipeline.Config.PadTokenId ?? pipeline.Tokenizer.EosId;
+        long pad = model.Tokenizer.PadId ?? model.Tokenizer.EosId;   // right padding: after every target, never attended to by one
         var flat = new long[samples.Count * length];
         for (int b = 0; b < samples.Count; b++)
             for (int t = 0; t < length; t++)
                 flat[b * length + t] = t < suffixes[b].Count ? suffixes[b][t] : pad;
-        int grid = pipeline.Model.Architecture.Vision.GridSize;
+        int grid = _modules.Architecture.Vision.GridSize;
         var classes = new long[samples.Count * grid * grid];
         var centres = new float[samples.Count * grid * grid];
         for (int b = 0; b < samples.Count; b++)
@@ -109,7 +117,7 @@ public sealed class DemoBatchBuilder(LlavaPipeline pipeline, ShapesGenerator gen
         {
             PatchClass = tensor(classes, [samples.Count, grid * grid]),
             PatchCentre = tensor(centres, [samples.Count, grid * grid]),
-            Pixels = pipeline.Processor.Preprocess(images),
+            Pixels = Stacked(pixels),
             PrefixIds = prefix!,
             SuffixIds = tensor(flat, [samples.Count, length]),
             TargetRows = rows.ToArray(),
@@ -118,6 +126,14 @@ public sealed class DemoBatchBuilder(LlavaPipeline pipeline, ShapesGenerator gen
             FirstTarget = first,
             FirstTurnTargets = firstLength,
         };
+    }
+
+    /// <summary>The images' pixel values [B, 3, S, S] in one tensor; the per-image ones are disposed.</summary>
+    static Tensor Stacked(List<Tensor> pixels)
+    {
+        var all = cat(pixels, 0);
+        foreach (var p in pixels) p.Dispose();
+        return all;
     }
 
     /// <summary>Logits [targets, vocab] at every target position of the batch.</summary>
@@ -132,10 +148,9 @@ public sealed class DemoBatchBuilder(LlavaPipeline pipeline, ShapesGenerator gen
     public (Tensor Logits, Tensor Visual) Forward(DemoBatch batch)
     {
         using var _ = NewDisposeScope();
-        var model = pipeline.Model;
-        var lm = model.LanguageModel;
+        var lm = _modules.LanguageModel;
         long b = batch.Pixels.shape[0];
-        var visual = model.EncodeImages(batch.Pixels);                                   // [B, V, hidden]
+        var visual = _modules.EncodeImages(batch.Pixels);                                   // [B, V, hidden]
         var prefix = lm.Embed(tensor(batch.PrefixIds).unsqueeze(0)).expand(b, -1, -1);
         var suffix = lm.Embed(batch.SuffixIds);
         var hidden = cat([prefix, visual, suffix], 1);

@@ -3,8 +3,10 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using PioFvlm.Core.IO.Safetensors;
+using PioFvlm.Core.Models;
 using PioFvlm.Core.Text;
 using PioFvlm.Core.Vision;
+using PioFvlm.Models;
 using PioFvlm.Models.Configs;
 using PioFvlm.Models.Llava;
 using TorchSharp;
@@ -79,8 +81,9 @@ public sealed class DemoTrainer
         _generator = new ShapesGenerator(options.Data with { ImageSize = options.Model.ImageSize });
     }
 
-    /// <summary>Writes config, tokenizer and preprocessor files of the model folder; returns the pipeline with fresh weights.</summary>
-    public static LlavaPipeline CreateModel(string directory, DemoModelConfig dims, int seed)
+    /// <summary>Writes config, tokenizer and preprocessor files of the model folder; returns the model with fresh weights
+    /// (trainable: the LLaVA modules are <see cref="VlmFamilies.Llava15Modules"/> of it).</summary>
+    public static IVisionLanguageModel CreateModel(string directory, DemoModelConfig dims, int seed)
     {
         Directory.CreateDirectory(directory);
         var (imageId, padId, vocab) = ShapesTokenizer.Write(directory);
@@ -95,7 +98,7 @@ public sealed class DemoTrainer
         Initialise(model, seed);
         var tokenizer = TokenizerLoader.FromFolder(directory);
         var processor = new ClipImageProcessor(PreprocessorConfig.Load(directory, config));
-        return new LlavaPipeline(config, model, tokenizer, processor);
+        return VlmFamilies.Llava15(config, model, tokenizer, processor);
     }
 
     /// <summary>GPT/LLaMA-style initialisation: matrices and embeddings N(0, 0.02), biases 0, norm weights 1.</summary>
@@ -117,8 +120,8 @@ public sealed class DemoTrainer
     {
         string dir = _o.OutputDirectory;
         string checkpointDir = Path.Combine(dir, "checkpoint");
-        using var pipeline = CreateModel(dir, _o.Model, _o.Seed);
-        var model = pipeline.Model;
+        using var vlm = CreateModel(dir, _o.Model, _o.Seed);
+        var model = VlmFamilies.Llava15Modules(vlm);
         model.train();
         foreach (var p in model.parameters()) p.requires_grad = true;
         if (_o.InitialWeights is { } initial)
@@ -142,7 +145,7 @@ public sealed class DemoTrainer
             optimizer.load_state_dict(Path.Combine(checkpointDir, "optimizer.bin"));
             log.WriteLine($"resuming from the checkpoint at step {startStep} in {checkpointDir}");
         }
-        var batches = new DemoBatchBuilder(pipeline, _generator);
+        var batches = new DemoBatchBuilder(vlm, _generator);
         var validation = _generator.Samples(_o.ValidationDataSeed, _o.ValidationCount).ToList();
         string csv = Path.Combine(dir, "training-log.csv");
         if (startStep == 0 || !File.Exists(csv))

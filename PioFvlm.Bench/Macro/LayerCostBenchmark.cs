@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace PioFvlm.Bench.Macro;
 
 /// <summary>
-/// The per-layer cost curve: one LLaMA-7B decoder layer in bf16 (layer 0 of <see cref="LlavaPrefillRig.Shared"/>, the
+/// The per-layer cost curve: one LLaMA-7B decoder layer in bf16 (layer 0 of <see cref="PrefillRig.Shared"/>, the
 /// macro suite's model, so both are measured in the same process) over n = 22 ... 2,988 tokens with a fresh KV cache,
 /// through the prefill's <c>RunLayers</c> call. The base of the speed-of-light ratios (<see cref="SpeedOfLight"/>).
 /// </summary>
@@ -18,15 +18,15 @@ public class LayerCostBenchmark
 
     public static IEnumerable<int> Points => LayerCostCurve.DefaultPoints;
 
-    LlavaPrefillRig _rig = null!;
+    PrefillRig _rig = null!;
     Tensor _hidden = null!, _positions = null!;
 
     [GlobalSetup]
     public void Setup()
     {
-        _rig = LlavaPrefillRig.Shared;
+        _rig = PrefillRig.Shared;
         manual_seed(Tokens);
-        _hidden = randn(1, Tokens, _rig.Dims.HiddenSize, dtype: ScalarType.BFloat16);
+        _hidden = randn(1, Tokens, _rig.Dims.HiddenSize, dtype: _rig.Model.DType);
         _positions = arange(Tokens, dtype: ScalarType.Int64).unsqueeze(0);
     }
 

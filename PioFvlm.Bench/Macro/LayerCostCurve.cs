@@ -20,8 +20,7 @@ public static class LayerCostCurve
     public static readonly int[] DefaultPoints = [22, 64, 128, 192, 256, 384, 576, 636, 1024, 1536, 2048, 2988];
 
     /// <summary>LLaMA-7B / Vicuna-7B decoder shape with one layer and a tiny vocabulary (the head is never run).</summary>
-    public static DecoderDims Llama7bOneLayer { get; } =
-        new(4096, 32, 32, 128, 11008, 1, 1e-5, 10000, 32, 4096, false, false);
+    public static DecoderDims Llama7bOneLayer { get; } = Micro.SevenBLayerModel.Shape(layers: 1, vocab: 32);
 
     public static readonly CommandSyntax Syntax = new("measure-layer-cost",
     [

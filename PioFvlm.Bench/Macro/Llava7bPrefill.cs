@@ -4,20 +4,20 @@ using System.Text.Json;
 using PioFvlm.Bench.Commands;
 using PioFvlm.Bench.Micro.Infrastructure;
 using PioFvlm.Core.Runtime;
-using PioFvlm.Models.Llava;
 using static TorchSharp.torch;
 
 namespace PioFvlm.Bench.Macro;
 
 /// <summary>
-/// Hidden verb <c>measure-llava-7b-prefill [--config FILE | --smoke] [--text-tokens N] [--threads N] [--schedules LIST]
+/// Hidden verb <c>measure-llava-7b-prefill [--config FILE] [--smoke] [--dtype D] [--text-tokens N] [--threads N] [--schedules LIST]
 /// [--repeats N] [--decode-tokens N] [--cost-curve] [--curve-points LIST] [--curve-repeats N] [--probe-costs]
 /// [--json FILE] [--force]</c> (run by scripts/perf_report.sh and scripts/measure_7b_prefill.sh): builds LLaVA-1.5-7B
-/// from its config.json with random weights in bf16, in memory (nothing saved or loaded), ONCE, and in that process
-/// measures (see <see cref="LlavaPrefillRig"/>) the one-layer cost curve on its layer 0, each schedule's image encoding,
+/// (or the model of any implemented family that --config describes) with random weights in bf16 (--dtype), in memory
+/// (nothing saved or loaded), ONCE, and in that process
+/// measures (see <see cref="PrefillRig"/>) the one-layer cost curve on its layer 0, each schedule's image encoding,
 /// prefill (fastest of --repeats) and decode tokens/s through the calls <c>pio-fvlm generate</c> makes, and the
 /// pruner's pieces. --smoke runs the same code at a tiny width (576 visual tokens, 32 layers) in seconds.
-/// Needs about 14.5 GB of free memory at full size; refuses to start with less unless --force.
+/// Needs about 14.5 GB of free memory at full 7B size in bf16; refuses to start with less unless --force.
 /// </summary>
 public static class Llava7bPrefill
 {
@@ -25,7 +25,8 @@ public static class Llava7bPrefill
 
     public static readonly CommandSyntax Syntax = new("measure-llava-7b-prefill",
     [
-        CliOption.Optional("config", "FILE", "the LLaVA-1.5-7B config.json (default: the one in configs/)"),
+        CliOption.Optional("config", "FILE", "the config.json of the model to build with random weights (default: LLaVA-1.5-7B's in configs/)"),
+        CliOption.Optional("dtype", "BFloat16|Float16|Float32", "weight and compute dtype (default BFloat16)"),
         CliOption.Flag("smoke", "the same code at a tiny width, in seconds"),
         CliOption.Optional("text-tokens", "N", "text tokens of the prompt (default 60)"),
         CliOption.Optional("threads", "N", "torch threads (default 2)"),
@@ -44,6 +45,7 @@ public static class Llava7bPrefill
     {
         var a = new ArgReader(args, Syntax);
         bool smoke = a.Flag("smoke");
+        var dtype = DTypeNames.ParseOption(a.Value("dtype"), "--dtype", ScalarType.BFloat16);
         int textTokens = a.Int("text-tokens", 60, min: 5);
         int threads = a.Int("threads", 2, min: 1);
         int repeats = a.Int("repeats", 1, min: 1);
@@ -51,17 +53,25 @@ public static class Llava7bPrefill
         int curveRepeats = a.Int("curve-repeats", smoke ? 1 : 5, min: 1);
         int[] curvePoints = a.Value("curve-points") is { } list ? LayerCostCurve.ParsePoints(list, "--curve-points") : smoke ? SmokeCurvePoints : LayerCostCurve.DefaultPoints;
         var schedules = (a.Value("schedules") ?? "unpruned").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Models.Configs.VlmConfig config;
+        try
+        {
+            config = PrefillRig.DefaultConfig(a.Value("config"));
+            Models.VlmFamilies.For(config);   // an unimplemented family fails before the memory check
+        }
+        catch (Exception e) when (e is FileNotFoundException or NotSupportedException or Models.Configs.ConfigFormatException)
+        {
+            throw new UsageException(e.Message + " (pass --config FILE of an implemented family)");
+        }
         List<(string Name, Core.Pruning.PruningPlan Plan)> plans;
-        try { plans = schedules.Select(n => (ScheduleName(n), LlavaPrefillRig.PlanFor(n))).ToList(); }   // unknown names fail before the build
+        try { plans = schedules.Select(n => (ScheduleName(n), PrefillRig.PlanFor(n, Models.ModelProfiles.For(config)))).ToList(); }   // unknown names fail before the build
         catch (Exception e) when (e is ArgumentException or KeyNotFoundException or FileNotFoundException) { throw new UsageException("--schedules: " + e.Message); }
-        LlavaArchitecture architecture;
-        try { architecture = LlavaPrefillRig.Llava15_7b(a.Value("config")); }
-        catch (FileNotFoundException e) { throw new UsageException(e.Message + " (pass --config FILE)"); }
-        if (smoke) architecture = LlavaPrefillRig.Smoke(architecture);
+        var build = new Models.RandomModelOptions { DType = dtype, TinyWidths = smoke };
 
         double freeGiB = AvailableGiB();
-        Console.WriteLine($"available memory {freeGiB:F1} GiB, need about {(smoke ? 0.2 : NeededGiB)} GiB");
-        if (!smoke && freeGiB < NeededGiB && !a.Flag("force"))
+        double neededGiB = NeededGiB * (dtype == ScalarType.Float32 ? 2 : 1);
+        Console.WriteLine($"available memory {freeGiB:F1} GiB, need about {(smoke ? 0.2 : neededGiB)} GiB");
+        if (!smoke && freeGiB < neededGiB && !a.Flag("force"))
         {
             Console.Error.WriteLine($"measure-llava-7b-prefill: only {freeGiB:F1} GiB available; refusing (use --force to try anyway)");
             return 1;
@@ -82,7 +92,7 @@ public static class Llava7bPrefill
             return result;
         }
 
-        using var rig = Phase("build model", () => LlavaPrefillRig.Build(architecture, textTokens, Console.WriteLine));
+        using var rig = Phase("build model", () => PrefillRig.Build(config, build, textTokens, Console.WriteLine));
         Console.WriteLine($"threads         {get_num_threads()}");
         var curve = a.Flag("cost-curve")
             ? Phase("layer cost curve", () => rig.CostCurve(curvePoints, curveRepeats, Console.WriteLine))
@@ -103,7 +113,7 @@ public static class Llava7bPrefill
         long peak = NativePeakRss.Bytes() ?? 0;
         if (a.Value("json") is { } jsonPath)
         {
-            var run = new PerfMeasurement(smoke ? "smoke" : "LLaVA-1.5-7B", MachineInfo.Current(get_num_threads()), rig.Dims.NumLayers,
+            var run = new PerfMeasurement(smoke ? "smoke" : a.Value("config") is null ? "LLaVA-1.5-7B" : rig.Model.Profile.Description, MachineInfo.Current(get_num_threads()), rig.Dims.NumLayers,
                 rig.VisualTokens, textTokens, repeats, curve, rows, pieces, phases, peak);
             File.WriteAllText(jsonPath, JsonSerializer.Serialize(run, new JsonSerializerOptions { WriteIndented = true }));
             Console.WriteLine($"wrote {jsonPath}");

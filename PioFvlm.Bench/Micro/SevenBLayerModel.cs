@@ -19,11 +19,16 @@ public sealed class SevenBLayerModel : IDisposable
     public PrefillState State { get; }
     public DecoderDims Dims { get; }
 
+    /// <summary>The LLaMA-7B / Vicuna-7B decoder shape with <paramref name="layers"/> layers (a tiny
+    /// <paramref name="vocab"/> where the head is never run).</summary>
+    public static DecoderDims Shape(int layers, int vocab = 32064) =>
+        new(HiddenSize: 4096, NumHeads: 32, NumKvHeads: 32, HeadDim: 128, IntermediateSize: 11008,
+            NumLayers: layers, RmsNormEps: 1e-5, RopeTheta: 10000, VocabSize: vocab, MaxPositions: 4096,
+            TieWordEmbeddings: false, AttentionBias: false);
+
     public SevenBLayerModel(int layers, int layersDone = 0, int seed = 3)
     {
-        Dims = new DecoderDims(HiddenSize: 4096, NumHeads: 32, NumKvHeads: 32, HeadDim: 128, IntermediateSize: 11008,
-            NumLayers: layers, RmsNormEps: 1e-5, RopeTheta: 10000, VocabSize: 32064, MaxPositions: 4096,
-            TieWordEmbeddings: false, AttentionBias: false);
+        Dims = Shape(layers);
         using var noGrad = no_grad();
         manual_seed(seed);
         Model = new LlamaForCausalLM("lm", Dims, dtype: ScalarType.BFloat16);

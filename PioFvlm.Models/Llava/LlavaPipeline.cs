@@ -57,7 +57,9 @@ public sealed class LlavaPipeline : IVisionLanguageModel
     /// <summary>
     /// Loads config.json, the weights (HF legacy or modern names, or the research layout with
     /// <see cref="LoadOptions.VisionTowerPath"/>), the tokenizer and the image processor from a model folder. Strict:
-    /// every missing, unexpected or mis-shaped tensor is listed in one error.
+    /// every missing, unexpected or mis-shaped tensor is listed in one error. Without tokenizer files and with
+    /// <see cref="LoadOptions.RequireTokenizer"/> off, the tokenizer is a <see cref="MissingTokenizer"/> (ids only);
+    /// without preprocessor_config.json the processor follows the tower's config (<see cref="PreprocessorConfig"/>).
     /// </summary>
     public static LlavaPipeline FromPretrained(string modelDirectory, LoadOptions? options = null)
     {
@@ -92,9 +94,9 @@ public sealed class LlavaPipeline : IVisionLanguageModel
             }
             Freeze(model);
             model.LanguageModel.Kernel = options.Attention;
-            var tokenizer = options.RequireTokenizer || HasTokenizerFiles(modelDirectory)
+            var tokenizer = options.RequireTokenizer || TokenizerLoader.HasTokenizer(modelDirectory)
                 ? TokenizerLoader.FromFolder(modelDirectory)
-                : new MissingTokenizer(modelDirectory, config.Text.EosTokenIds.FirstOrDefault(2), config.Text.VocabSize);
+                : MissingTokenizerFor(modelDirectory, config);
             var processor = new ClipImageProcessor(PreprocessorConfig.Load(processorDirectory, config));
             return new LlavaPipeline(config, model, tokenizer, processor);
         }
@@ -105,8 +107,9 @@ public sealed class LlavaPipeline : IVisionLanguageModel
         }
     }
 
-    static bool HasTokenizerFiles(string directory) =>
-        File.Exists(Path.Combine(directory, "tokenizer.json")) || File.Exists(Path.Combine(directory, "tokenizer.model"));
+    /// <summary>The stand-in tokenizer of a folder without tokenizer files: special ids and vocabulary size from the config.</summary>
+    public static MissingTokenizer MissingTokenizerFor(string folder, LlavaFamilyConfig config) =>
+        new(folder, config.Text.BosTokenId ?? 1, config.Text.EosTokenIds[0], config.PadTokenId, config.Text.VocabSize);
 
     /// <summary>Weights never need gradients (the pruning probe differentiates activations only).</summary>
     public static void Freeze(LlavaForConditionalGeneration model)

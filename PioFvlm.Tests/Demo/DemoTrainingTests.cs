@@ -1,5 +1,6 @@
 using PioFvlm.Bench.Demo;
 using PioFvlm.Core.IO;
+using PioFvlm.Models;
 using PioFvlm.Models.Llava;
 using PioFvlm.Tests.TestSupport;
 using static TorchSharp.torch;
@@ -32,7 +33,7 @@ public class DemoTrainingTests
     {
         using var dir = new TempDir();
         using var pipeline = DemoTrainer.CreateModel(dir.Path, Tiny, seed: 5);
-        LlavaPipeline.Freeze(pipeline.Model);
+        LlavaPipeline.Freeze(VlmFamilies.Llava15Modules(pipeline));
         var generator = new ShapesGenerator(new ShapesGeneratorOptions { ImageSize = Tiny.ImageSize });
         var samples = generator.Samples(seed: 9, count: 4).ToList();     // four types: four question lengths
         var builder = new DemoBatchBuilder(pipeline, generator);
@@ -64,7 +65,7 @@ public class DemoTrainingTests
         using var batch = new DemoBatchBuilder(pipeline, generator).Build(samples, followUps);
         var suffix = batch.SuffixIds.data<long>().ToArray();
         long width = batch.SuffixIds.shape[1];
-        int visual = pipeline.Model.Architecture.TokensPerImage;
+        int visual = VlmFamilies.Llava15Modules(pipeline).Architecture.TokensPerImage;
         for (int t = 0; t < batch.TargetIds.Length; t++)
         {
             // The target is the id one position after the predicting logit, in the concatenated sequence.

@@ -36,7 +36,7 @@ public class RunnerConfigTests
         Assert.That(cli.Eval.MaxNewTokens, Is.EqualTo(9), "command line over environment");
         Assert.That(cli.Eval.Limit, Is.EqualTo(3));
         Assert.That(cli.Shard, Is.EqualTo((1, 2)));
-        Assert.That(cli.Model.DType, Is.EqualTo(EvalDType.Float32), "base value kept where nobody overrides it");
+        Assert.That(cli.Model.DType, Is.EqualTo(TorchSharp.torch.ScalarType.Float32), "base value kept where nobody overrides it");
     }
 
     [Test]

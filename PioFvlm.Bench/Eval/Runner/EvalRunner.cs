@@ -94,13 +94,7 @@ public static class EvalRunner
     static void Answer(RunOptions run, IReadOnlyList<EvalSample> questions, List<(MethodSpec Method, AnswerFile File)> files,
                        long pending, TextWriter? progressWriter, string versionsPath)
     {
-        var dtype = run.Model.DType switch
-        {
-            EvalDType.BFloat16 => ScalarType.BFloat16,
-            EvalDType.Float16 => ScalarType.Float16,
-            _ => ScalarType.Float32,
-        };
-        using var model = VlmLoader.FromPretrained(run.Model.Path, new LoadOptions { DType = dtype, Device = run.Model.Device, VisionTowerPath = run.Model.VisionTower });
+        using var model = VlmLoader.FromPretrained(run.Model.Path, new LoadOptions { DType = run.Model.DType, Device = run.Model.Device, VisionTowerPath = run.Model.VisionTower });
         AtomicFile.WriteAllText(versionsPath, RunEnvironment.Describe(run).ToJsonString(Indented));
         string modelId = Path.GetFileName(run.Model.Path.TrimEnd(Path.DirectorySeparatorChar));
         var options = new GenerationOptions { MaxNewTokens = run.Eval.MaxNewTokens };

@@ -177,6 +177,9 @@ public static class RunConfigLoader
                 : throw new RunConfigException($"{path}: '{value}' is not an integer");
         if (target == typeof(bool))
             return bool.TryParse(value, out bool b) ? b : throw new RunConfigException($"{path}: '{value}' is not true or false");
+        if (target == typeof(TorchSharp.torch.ScalarType))
+            return Commands.DTypeNames.TryParse(value, out var dtype) ? dtype
+                : throw new RunConfigException($"{path}: '{value}' is not one of {Commands.DTypeNames.Names}");
         if (target.IsEnum)
             return Enum.TryParse(target, value, ignoreCase: true, out var e) && Enum.IsDefined(target, e!) && !int.TryParse(value, out _) ? e
                 : throw new RunConfigException($"{path}: '{value}' is not one of {string.Join(", ", Enum.GetNames(target))}");

@@ -1,15 +1,14 @@
 using PioFvlm.Core.Pruning;
+using static TorchSharp.torch;
 
 namespace PioFvlm.Bench.Eval.Runner;
-
-/// <summary>Weight dtypes an evaluation run may load (the names the config file uses).</summary>
-public enum EvalDType { Float32, BFloat16, Float16 }
 
 /// <summary>Which checkpoint to load and how (section <c>Run:Model</c>).</summary>
 public sealed record ModelOptions
 {
     public string Path { get; init; } = "";
-    public EvalDType DType { get; init; } = EvalDType.Float32;
+    /// <summary>Weight dtype (<see cref="Commands.DTypeNames"/>: Float32, BFloat16, Float16).</summary>
+    public ScalarType DType { get; init; } = ScalarType.Float32;
     public string Device { get; init; } = "cpu";
     /// <summary>The CLIP folder of a research-layout checkpoint; null for HF layouts.</summary>
     public string? VisionTower { get; init; }
