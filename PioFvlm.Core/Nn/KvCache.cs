@@ -162,12 +162,5 @@ public sealed class KvCache : IDisposable
             throw new ArgumentException($"KvCache.Append(layer {layer}): {what} dtype {t.dtype} differs from the cache dtype {DType}");
     }
 
-    private static long ElementSize(ScalarType t) => t switch
-    {
-        ScalarType.Float64 or ScalarType.Int64 or ScalarType.ComplexFloat32 => 8,
-        ScalarType.Float32 or ScalarType.Int32 => 4,
-        ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Int16 => 2,
-        ScalarType.Int8 or ScalarType.Byte or ScalarType.Bool => 1,
-        _ => throw new NotSupportedException($"KvCache: element size of {t} unknown"),
-    };
+    private static long ElementSize(ScalarType t) => Runtime.ElementSize.Of(t);
 }

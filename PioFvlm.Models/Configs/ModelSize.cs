@@ -31,12 +31,5 @@ public sealed record ModelSize
 
     public long Bytes(torch.ScalarType dtype) => checked(Total * BytesPerElement(dtype));
 
-    public static int BytesPerElement(torch.ScalarType dtype) => dtype switch
-    {
-        torch.ScalarType.Float64 => 8,
-        torch.ScalarType.Float32 => 4,
-        torch.ScalarType.Float16 or torch.ScalarType.BFloat16 => 2,
-        torch.ScalarType.Int8 or torch.ScalarType.Byte => 1,
-        _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "no weight size known for this dtype"),
-    };
+    public static int BytesPerElement(torch.ScalarType dtype) => Core.Runtime.ElementSize.Of(dtype);
 }

@@ -26,12 +26,7 @@ internal static class TorchStorageTypes
         ByName.FirstOrDefault(p => p.Value == dtype).Key
         ?? throw new NotSupportedException($"dtype {dtype} has no torch storage class supported here");
 
-    public static int ElementSize(ScalarType dtype) => dtype switch
-    {
-        ScalarType.Float64 or ScalarType.Int64 => 8,
-        ScalarType.Float32 or ScalarType.Int32 => 4,
-        ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Int16 => 2,
-        ScalarType.Int8 or ScalarType.Byte or ScalarType.Bool => 1,
-        _ => throw new NotSupportedException($"dtype {dtype} is not a torch storage dtype supported here"),
-    };
+    public static int ElementSize(ScalarType dtype) => ByName.ContainsValue(dtype)
+        ? Runtime.ElementSize.Of(dtype)
+        : throw new NotSupportedException($"dtype {dtype} is not a torch storage dtype supported here");
 }

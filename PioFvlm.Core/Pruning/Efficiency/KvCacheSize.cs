@@ -19,11 +19,7 @@ public static class KvCacheSize
     public static long BytesPerPosition(DecoderDims dims, ScalarType dtype) => 2L * dims.NumKvHeads * dims.HeadDim * ElementSize(dtype);
 
     /// <summary>Size in bytes of one element of a floating-point cache dtype.</summary>
-    public static int ElementSize(ScalarType dtype) => dtype switch
-    {
-        ScalarType.Float64 => 8,
-        ScalarType.Float32 => 4,
-        ScalarType.Float16 or ScalarType.BFloat16 => 2,
-        _ => throw new NotSupportedException($"KV cache dtype {dtype} is not supported (Float16, BFloat16, Float32, Float64)"),
-    };
+    public static int ElementSize(ScalarType dtype) => dtype is ScalarType.Float64 or ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16
+        ? Runtime.ElementSize.Of(dtype)
+        : throw new NotSupportedException($"KV cache dtype {dtype} is not supported (Float16, BFloat16, Float32, Float64)");
 }
