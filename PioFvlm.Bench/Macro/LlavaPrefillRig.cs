@@ -140,7 +140,7 @@ public sealed class LlavaPrefillRig : IDisposable
             double reduceMs = 0;
             if (plan.PreLlm is { } reducer)
             {
-                using var reduced = Model.EncodeImages(_pixels, reducer);
+                using var reduced = Model.EncodeImages(_pixels, reducer, Ids);
                 reduceMs = reduced.ReductionMs;
                 sequence = Model.BuildSequence(Ids, reduced.Features);
             }
@@ -194,7 +194,7 @@ public sealed class LlavaPrefillRig : IDisposable
 
         MultimodalSequence Reduced(IPreLlmReducer r)
         {
-            using var reduced = Model.EncodeImages(_pixels, r);
+            using var reduced = Model.EncodeImages(_pixels, r, Ids);
             return Model.BuildSequence(Ids, reduced.Features);
         }
     }
