@@ -128,8 +128,7 @@ public sealed class PrefillRig : IDisposable
         for (int rep = 0; rep < repeats; rep++)
         {
             using var scope = NewDisposeScope();
-            var reducer = plan.PreLlm is { } r ? new TimedReducer(r) : null;
-            var vision = _model.BuildSequence(_inputs, reducer);
+            var vision = _model.BuildSequence(_inputs, plan.PreLlm);
             using var seq = vision.Sequence;
             using var cache = _model.NewCache(seq.Length + decodeTokens + 1);
             using var prefill = _model.Prefill(seq, cache, plan.Intra, plan.Positions);
@@ -137,7 +136,7 @@ public sealed class PrefillRig : IDisposable
             long kvBytes = cache.BytesInUse;   // after the prefill, before decode adds positions
             double decodeMs = rep == repeats - 1 && decodeTokens > 0 ? Decode(prefill, cache, decodeTokens) : 0;
             runs.Add(new ScheduleRow(name, prefill.VisualTokensIn, prefill.VisualTokensOut, prefill.VisualTokensPerLayer.Average(),
-                prefill.TokensPerLayer.ToArray(), vision.VisionMs, reducer?.Ms ?? 0, prefill.PrefillMs, prefill.PruningMs, kvBytes,
+                prefill.TokensPerLayer.ToArray(), vision.VisionMs, prefill.PreLlm?.ReductionMs ?? 0, prefill.PrefillMs, prefill.PruningMs, kvBytes,
                 FlopCount.Paper(prefill.VisualTokensPerLayer, Dims), FlopCount.ExactPrefill(prefill.TokensPerLayer, Dims),
                 decodeTokens, decodeMs, finite));
         }

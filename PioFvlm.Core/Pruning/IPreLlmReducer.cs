@@ -12,6 +12,10 @@ public interface IPreLlmReducer
     /// <summary>The vision-side signals <see cref="Reduce"/> will read; anything else is not computed.</summary>
     VisionSignalRequest Signals { get; }
 
+    /// <summary>The signals for an encoder of <paramref name="encoderLayers"/> layers; the model asks this one. Override
+    /// where the layers a method reads depend on the encoder's depth (HiPrune's object layer); default <see cref="Signals"/>.</summary>
+    VisionSignalRequest SignalsFor(int encoderLayers) => Signals;
+
     /// <summary>
     /// Reduces one image's projected features. The returned tensors must be new (or views the caller may keep);
     /// the caller disposes the context's tensors after the call. Must not modify the context's tensors in place.

@@ -28,6 +28,12 @@ public interface IVisionSignals
     /// (the softmax itself runs over all keys, CLS included): [heads, GridHeight · GridWidth], float32.</summary>
     Tensor ClsAttention(int layer);
 
+    /// <summary>Received attention of layer <paramref name="layer"/>: per head, softmax(Q · Kᵀ / √d) averaged over all
+    /// query rows (CLS included), restricted to the patch keys: [heads, GridHeight · GridWidth], float32. Only models that
+    /// compute it (see <see cref="VisionSignalRequest.MeanAttentionLayers"/>) override this.</summary>
+    Tensor MeanAttention(int layer) =>
+        throw new NotSupportedException($"{GetType().Name} does not compute the mean (received) attention of vision layer {layer}");
+
     /// <summary>Keys of layer <paramref name="layer"/>, [heads, 1 + patches, head_dim] (CLS first).</summary>
     Tensor Keys(int layer);
 

@@ -71,6 +71,21 @@ public static class PruningRegistry
         new("HoloV", PruningMethodKind.PreLlm,
             "HoloV: per-crop holistic scores (CLS attention + similarity variance) set crop quotas; top CLS attention within a crop",
             "layer -2 head mean, crops max(1, 1024N/(576K)) = 16/8/5 at 64/128/192, alpha 0.09, tau 1, zero padding, crop order"),
+        new("CDPruner", PruningMethodKind.PreLlm,
+            "CDPruner: greedy MAP of a conditional DPP, kernel r_i cos(v_i, v_j) r_j on the projected tokens; relevance r = min-max of " +
+            "-cos(v_i, t), t = mean LLM input embedding of the instruction (adaptation: the reference uses CLIP's text tower, absent from LLaVA)",
+            "Keep = B tokens per image (64 / 128 / 192 on LLaVA-1.5), reference sign (negated relevance), float64 greedy, raster order"),
+        new("VisPruner", PruningMethodKind.PreLlm,
+            "VisPruner: floor(B r) important patches by CLS attention of CLIP layer -2 (head mean), the rest by rounds of even/odd " +
+            "bipartite matching on layer -2 features that drop the 8 most duplicated",
+            "r = 0.5: 32+32, 64+64, 96+96 for 64/128/192; stable sorts, raster order, no merging"),
+        new("HiPrune", PruningMethodKind.PreLlm,
+            "HiPrune: anchors = top global attention (mean over heads and queries) of the object layer, buffers = their 4-neighbours, " +
+            "registers = top global attention of layer -2 for the rest",
+            "alpha 0.1 -> anchors round(B alpha / 5) = 1/3/4 (<= 5/15/20 with buffers) for 64/128/192, object layer 9 of 24 (round(9L/24) otherwise)"),
+        new("Downsample", PruningMethodKind.PreLlm,
+            "control: average-pool the grid of projected tokens to the grid nearest the budget (per image or crop)",
+            "side round(H sqrt(B/HW)): 8x8 = 64, 11x11 = 121, 14x14 = 196 for 64/128/192 on 24x24; kept index -1 (pooled)"),
     ];
 
     public static PruningMethodInfo Get(string name) =>
@@ -135,6 +150,10 @@ public static class PruningRegistry
             "VisionZip" => VisionZip.ForBudget(keep),
             "SCOPE" => new Scope(keep),
             "HoloV" => new HoloV(keep),
+            "CDPruner" => new CdPruner(keep),
+            "VisPruner" => new VisPruner(keep),
+            "HiPrune" => new HiPrune(keep),
+            "Downsample" => new Downsample(keep),
             _ => throw new InvalidOperationException($"registry entry '{name}' has no factory"),
         };
     }

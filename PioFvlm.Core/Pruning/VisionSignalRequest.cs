@@ -22,6 +22,14 @@ public sealed record VisionSignalRequest
     /// <summary>Hidden states needed in full, CLS included (e.g. VisionZip's CLS feature).</summary>
     public IReadOnlyList<int> HiddenStates { get; init; } = [];
 
+    /// <summary>Layers whose received attention is needed: per head, the attention probabilities averaged over all query
+    /// rows (CLS included), HF's <c>attentions[i].mean(dim=2)</c> (HiPrune's "global attention").</summary>
+    public IReadOnlyList<int> MeanAttentionLayers { get; init; } = [];
+
+    /// <summary>Whether the reducer needs the instruction's LLM input embeddings (<see cref="VisionStageContext.Instruction"/>;
+    /// CDPruner's relevance).</summary>
+    public bool InstructionEmbeddings { get; init; }
+
     public static VisionSignalRequest None { get; } = new();
 
     /// <summary>An index into <c>attentions</c> of a <paramref name="layers"/>-deep encoder → 0-based layer.</summary>

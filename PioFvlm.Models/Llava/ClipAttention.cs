@@ -76,6 +76,21 @@ public sealed class ClipAttention : nn.Module<Tensor, Tensor>
         return scores.softmax(-1, ScalarType.Float32).squeeze(2).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// Received attention per head: softmax(Q·Kᵀ/√d) of this layer's own projections of the layer-normed input
+    /// <paramref name="x"/> [B, L, D], averaged over all L query rows → [B, heads, L] (float32). HF's
+    /// <c>attentions[i].mean(dim=2)</c>; HiPrune ranks patches by its head mean. A side computation: the layer's own
+    /// forward keeps fused attention.
+    /// </summary>
+    public Tensor MeanAttentionProbabilities(Tensor x)
+    {
+        using var _ = NewDisposeScope();
+        var q = SplitHeads(_qProj.forward(x));
+        var k = SplitHeads(_kProj.forward(x));
+        var scores = matmul(q, k.transpose(-1, -2)) * Math.Pow(_headDim, -0.5);
+        return scores.softmax(-1, ScalarType.Float32).mean([2]).MoveToOuterDisposeScope();
+    }
+
     /// <summary>This layer's keys [B, heads, L, head_dim] of the layer-normed input (VisionZip's merge metric).</summary>
     public Tensor Keys(Tensor x)
     {

@@ -42,6 +42,13 @@ public sealed class ClipEncoderLayer : nn.Module<Tensor, Tensor>
         return _selfAttn.ClsAttentionProbabilities(_layerNorm1.forward(x)).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Received attention (mean over query rows) of this layer for its input <paramref name="x"/> → [B, heads, L].</summary>
+    public Tensor MeanAttention(Tensor x)
+    {
+        using var _ = NewDisposeScope();
+        return _selfAttn.MeanAttentionProbabilities(_layerNorm1.forward(x)).MoveToOuterDisposeScope();
+    }
+
     /// <summary>Keys of this layer for its input <paramref name="x"/> → [B, heads, L, head_dim].</summary>
     public Tensor Keys(Tensor x)
     {

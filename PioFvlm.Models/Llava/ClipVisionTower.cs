@@ -18,11 +18,13 @@ public sealed record ClipVisionOutput(Tensor Features, Tensor? ClsAttention = nu
 /// <param name="ClsAttention">By 0-based layer: CLS attention row [B, heads, 1 + patches] (float32, key 0 = CLS).</param>
 /// <param name="Keys">By 0-based layer: keys [B, heads, 1 + patches, head_dim].</param>
 /// <param name="HiddenStates">By hidden-state index: [B, 1 + patches, D], CLS included.</param>
+/// <param name="MeanAttention">By 0-based layer: received attention [B, heads, 1 + patches] (float32, mean over all query rows).</param>
 public sealed record ClipSignalPass(
     Tensor Features,
     IReadOnlyDictionary<int, Tensor> ClsAttention,
     IReadOnlyDictionary<int, Tensor> Keys,
-    IReadOnlyDictionary<int, Tensor> HiddenStates);
+    IReadOnlyDictionary<int, Tensor> HiddenStates,
+    IReadOnlyDictionary<int, Tensor>? MeanAttention = null);
 
 /// <summary>
 /// The LLaVA CLIP vision tower (HF CLIPVisionModel, keys <c>vision_model.*</c>; the composite mounts it as
@@ -119,21 +121,24 @@ public sealed class ClipVisionTower : nn.Module<Tensor, Tensor>
     /// dictionaries are keyed by the resolved non-negative index. Layers run as deep as the deepest request needs.
     /// </summary>
     public ClipSignalPass EncodeWithSignals(Tensor pixelValues, IReadOnlyCollection<int> clsAttentionLayers,
-                                            IReadOnlyCollection<int> keyLayers, IReadOnlyCollection<int>? hiddenStates = null)
+                                            IReadOnlyCollection<int> keyLayers, IReadOnlyCollection<int>? hiddenStates = null,
+                                            IReadOnlyCollection<int>? meanAttentionLayers = null)
     {
         var clsAt = clsAttentionLayers.Select(ResolveLayerIndex).ToHashSet();
+        var meanAt = (meanAttentionLayers ?? []).Select(ResolveLayerIndex).ToHashSet();
         var keysAt = keyLayers.Select(ResolveLayerIndex).ToHashSet();
         var statesAt = (hiddenStates ?? []).Select(ResolveHiddenStateIndex).ToHashSet();
         var selected = Selection.Layers.Select(ResolveHiddenStateIndex).ToArray();
         // Full layer forwards needed: the selection's and the requested hidden states' depth. A probed layer i only
         // needs its input (hidden state i), so probing layer i never forces layer i itself to run.
         int run = Math.Max(LayersToRun, statesAt.DefaultIfEmpty(0).Max());
-        int last = Math.Max(run - 1, clsAt.Concat(keysAt).DefaultIfEmpty(-1).Max());
+        int last = Math.Max(run - 1, clsAt.Concat(keysAt).Concat(meanAt).DefaultIfEmpty(-1).Max());
 
         using var _ = NewDisposeScope();
         var kept = new Dictionary<int, Tensor>();
         var cls = new Dictionary<int, Tensor>();
         var keys = new Dictionary<int, Tensor>();
+        var mean = new Dictionary<int, Tensor>();
         var h = _visionModel.Embed(pixelValues);
         kept[0] = h;
         for (int i = 0; i <= last; i++)
@@ -141,6 +146,7 @@ public sealed class ClipVisionTower : nn.Module<Tensor, Tensor>
             var layer = _visionModel.Encoder[i];
             if (clsAt.Contains(i)) cls[i] = layer.ClsAttention(h).MoveToOuterDisposeScope();
             if (keysAt.Contains(i)) keys[i] = layer.Keys(h).MoveToOuterDisposeScope();
+            if (meanAt.Contains(i)) mean[i] = layer.MeanAttention(h).MoveToOuterDisposeScope();
             if (i >= run) continue;
             h = layer.forward(h);
             kept[i + 1] = h;
@@ -151,7 +157,7 @@ public sealed class ClipVisionTower : nn.Module<Tensor, Tensor>
             : kept[index]).ToArray();
         var features = parts.Length == 1 ? parts[0].contiguous() : cat(parts, -1);
         var states = statesAt.ToDictionary(i => i, i => kept[i].alias().MoveToOuterDisposeScope());
-        return new ClipSignalPass(features.MoveToOuterDisposeScope(), cls, keys, states);
+        return new ClipSignalPass(features.MoveToOuterDisposeScope(), cls, keys, states, mean);
     }
 
     /// <summary>An index into HF's <c>attentions</c> (one per encoder layer; negative from the end) → 0-based layer.</summary>

@@ -49,13 +49,19 @@ public sealed class LlavaForConditionalGeneration : nn.Module
     /// <summary>
     /// The pre-LLM insertion point: one tower pass (with the signals <paramref name="reducer"/> asks for), the
     /// projector, then <see cref="IPreLlmReducer.Reduce"/> per image. Returns per-image reduced features, owned by the
-    /// result; the time inside the reducer is measured apart.
+    /// result; the time inside the reducer is measured apart. A reducer that asks for the instruction
+    /// (<see cref="VisionSignalRequest.InstructionEmbeddings"/>) needs <paramref name="promptIds"/>.
     /// </summary>
-    public PreLlmStageResult EncodeImages(Tensor pixelValues, IPreLlmReducer reducer)
+    public PreLlmStageResult EncodeImages(Tensor pixelValues, IPreLlmReducer reducer, IReadOnlyList<int>? promptIds = null)
     {
         using var _ = NewDisposeScope();
         var w = _projector.parameters().First();
-        var (projected, signals) = LlavaVisionSignals.Compute(_visionTower, _projector, pixelValues.to(w.dtype, w.device), reducer.Signals);
+        var request = reducer.SignalsFor(_visionTower.Dims.Layers);
+        var (projected, signals) = LlavaVisionSignals.Compute(_visionTower, _projector, pixelValues.to(w.dtype, w.device), request);
+        Tensor? instruction = null;
+        if (request.InstructionEmbeddings)
+            instruction = InstructionEmbeddings(promptIds ?? throw new ArgumentException(
+                $"{reducer.GetType().Name} needs the instruction's embeddings, but no prompt ids were given to EncodeImages", nameof(promptIds)));
         var features = new List<Tensor>(signals.Count);
         var kept = new List<long[]>(signals.Count);
         double reductionMs = 0;
@@ -63,13 +69,29 @@ public sealed class LlavaForConditionalGeneration : nn.Module
         {
             var input = projected[i];
             var clock = Stopwatch.StartNew();
-            var reduced = reducer.Reduce(new VisionStageContext(i, input, signals[i]))
+            var reduced = reducer.Reduce(new VisionStageContext(i, input, signals[i], instruction))
                 .Validate(input.shape[0], input.shape[1], reducer.GetType().Name);
             reductionMs += clock.Elapsed.TotalMilliseconds;
             features.Add(reduced.Features.MoveToOuterDisposeScope());
             kept.Add(reduced.KeptIndices);
         }
         return new PreLlmStageResult(features, kept, projected.shape[0] * projected.shape[1], reductionMs);
+    }
+
+    /// <summary>
+    /// The LLM input embeddings [M, hidden] of the instruction: the prompt's tokens after its first image placeholder,
+    /// placeholders excluded (the system preamble before the image is not part of it). Throws when there is none.
+    /// </summary>
+    public Tensor InstructionEmbeddings(IReadOnlyList<int> promptIds)
+    {
+        int first = promptIds.ToList().IndexOf(Architecture.ImageTokenId);
+        var ids = promptIds.Skip(first + 1).Where(id => id != Architecture.ImageTokenId).Select(id => (long)id).ToArray();
+        if (ids.Length == 0)
+            throw new ArgumentException($"the prompt ({promptIds.Count} tokens) has no text after its first image placeholder " +
+                                        $"(id {Architecture.ImageTokenId}): an instruction-conditioned reducer needs an instruction");
+        using var _ = NewDisposeScope();
+        var w = _projector.parameters().First();
+        return _languageModel.Embed(tensor(ids, ScalarType.Int64, w.device)).MoveToOuterDisposeScope();
     }
 
     /// <summary>Splices one [tokens_i, hidden] block per image into the embedded prompt (see <see cref="ImageFeatureSplicer"/>).</summary>

@@ -156,7 +156,7 @@ public sealed class LlavaPipeline : IVisionLanguageModel
         MultimodalSequence sequence;
         if (reducer is not null && inputs.PixelValues is not null)
         {
-            using var reduced = Model.EncodeImages(inputs.PixelValues.to(Device), reducer);
+            using var reduced = Model.EncodeImages(inputs.PixelValues.to(Device), reducer, inputs.TokenIds);
             sequence = Model.BuildSequence(inputs.TokenIds, reduced);
         }
         else

@@ -16,6 +16,7 @@ public sealed class LlavaVisionSignals : IVisionSignals
     readonly Dictionary<int, Tensor> _cls;
     readonly Dictionary<int, Tensor> _keys;
     readonly Dictionary<int, Tensor> _states;
+    readonly Dictionary<int, Tensor> _mean;
 
     LlavaVisionSignals(ClipVisionTower tower, LlavaProjector projector, VisionSignalRequest request, ClipSignalPass pass, int image)
     {
@@ -27,6 +28,7 @@ public sealed class LlavaVisionSignals : IVisionSignals
         _cls = pass.ClsAttention.ToDictionary(e => e.Key, e => e.Value[image].narrow(-1, 1, patches));
         _keys = pass.Keys.ToDictionary(e => e.Key, e => e.Value[image]);
         _states = pass.HiddenStates.ToDictionary(e => e.Key, e => e.Value[image]);
+        _mean = (pass.MeanAttention ?? new Dictionary<int, Tensor>()).ToDictionary(e => e.Key, e => e.Value[image].narrow(-1, 1, patches));
         SelectedFeatures = pass.Features[image];
     }
 
@@ -38,7 +40,7 @@ public sealed class LlavaVisionSignals : IVisionSignals
     public static (Tensor Projected, IReadOnlyList<LlavaVisionSignals> Images) Compute(
         ClipVisionTower tower, LlavaProjector projector, Tensor pixelValues, VisionSignalRequest request)
     {
-        var pass = tower.EncodeWithSignals(pixelValues, request.ClsAttentionLayers, request.KeyLayers, request.HiddenStates);
+        var pass = tower.EncodeWithSignals(pixelValues, request.ClsAttentionLayers, request.KeyLayers, request.HiddenStates, request.MeanAttentionLayers);
         var projected = projector.forward(pass.Features);
         var images = Enumerable.Range(0, (int)pixelValues.shape[0])
             .Select(i => new LlavaVisionSignals(tower, projector, request, pass, i)).ToArray();
@@ -53,6 +55,9 @@ public sealed class LlavaVisionSignals : IVisionSignals
 
     public Tensor ClsAttention(int layer) =>
         Lookup(_cls, _tower.ResolveLayerIndex(layer), layer, nameof(VisionSignalRequest.ClsAttentionLayers));
+
+    public Tensor MeanAttention(int layer) =>
+        Lookup(_mean, _tower.ResolveLayerIndex(layer), layer, nameof(VisionSignalRequest.MeanAttentionLayers));
 
     public Tensor Keys(int layer) =>
         Lookup(_keys, _tower.ResolveLayerIndex(layer), layer, nameof(VisionSignalRequest.KeyLayers));
@@ -71,6 +76,7 @@ public sealed class LlavaVisionSignals : IVisionSignals
     {
         nameof(VisionSignalRequest.ClsAttentionLayers) => _request.ClsAttentionLayers,
         nameof(VisionSignalRequest.KeyLayers) => _request.KeyLayers,
+        nameof(VisionSignalRequest.MeanAttentionLayers) => _request.MeanAttentionLayers,
         _ => _request.HiddenStates,
     };
 }

@@ -19,7 +19,9 @@ public class RunnerAllMethodsTests
     {
         ["KeepAll"] = 49, ["PioFvlm-12"] = (49 + 12) / 2.0, ["FastV-12"] = (49 + 12) / 2.0, ["PDrop-12"] = (49 + 12) / 2.0,
         ["Random-12"] = (49 + 12) / 2.0, ["DART-12"] = (49 + (4 + 8 * (8 / 8))) / 2.0,
-        ["VisionZip-12"] = 12, ["HoloV-12"] = 12, ["SCOPE-12"] = 12, ["DivPrune-12"] = 12, ["VisionZipThenPio-12"] = (24 + 12) / 2.0,
+        ["VisionZip-12"] = 12, ["HoloV-12"] = 12, ["SCOPE-12"] = 12, ["DivPrune-12"] = 12, ["CDPruner-12"] = 12, ["VisPruner-12"] = 12, ["HiPrune-12"] = 12,
+        ["Downsample-12"] = 9, // 7 x 7 pooled to round(7 sqrt(12/49)) = 3 per side
+        ["VisionZipThenPio-12"] = (24 + 12) / 2.0,
     };
 
     [Test]
