@@ -2,9 +2,9 @@
 # Regenerates PioFvlm.Bench/Reports/performance.md (and the raw performance.json beside it) from ONE measuring process:
 # LLaVA-1.5-7B with random bf16 weights is built once (~60 s, ~14.5 GB RAM: run ONE copy, on a quiet machine), then
 # in that process: the one-layer cost curve on its layer 0 (n = 22 ... 2988), every schedule's image encoding + prefill
-# (fastest of --repeats) and decode tokens/s (unpruned; PIO 33.3/22.2/11.1 % w/o and w/ VE; FastV, DART, VisionZip at
-# 11.1 %), and the pruner's pieces (one layer forward, probe Full/Cheap, NMS at 576 and 2928 tokens checked against the
-# fp32 full-matrix reference). Expected full run on the 2-core machine: ~10 min (build 1 min, curve ~1 min, schedules
+# (fastest of --repeats) and decode tokens/s (unpruned; PIO 33.3/22.2/11.1 % w/o and w/ VE; FastV, DART, VisionZip,
+# CDPruner, VisPruner, HiPrune, Downsample at 11.1 %), and the pruner's pieces (one layer forward, probe Full/Cheap,
+# NMS at 576 and 2928 tokens checked against the fp32 full-matrix reference). Expected full run on the 2-core machine: ~10 min (build 1 min, curve ~1 min, schedules
 # ~7 min, pieces ~0.5 min); each part prints its time. --with-micro also runs the BenchmarkDotNet micro suites
 # (a second process after the first, adds several minutes) and appends their tables.
 # --smoke runs the same code at tiny widths (same 576 visual tokens, 32 layers, schedules and presets) in seconds and
@@ -45,12 +45,12 @@ cd "$root"
 pio() { dotnet "$root/PioFvlm.Bench/bin/Release/net10.0/pio-fvlm.dll" "$@"; }
 
 t=$(date +%s)
-step "measure: model build, cost curve, 10 schedules x $repeats prefills + $decode decode tokens, pruner pieces"
+step "measure: model build, cost curve, 14 schedules x $repeats prefills + $decode decode tokens, pruner pieces"
 avail_kb=$(awk '/MemAvailable/ {print $2}' /proc/meminfo)
 echo "MemAvailable: $((avail_kb / 1024)) MiB"
 pio measure-llava-7b-prefill "${size[@]}" --threads "$threads" --repeats "$repeats" --decode-tokens "$decode" \
   --cost-curve --probe-costs --json "$json" \
-  --schedules unpruned,pio-33,pio-22,pio-11,pio-ve-33,pio-ve-22,pio-ve-11,configs/pruning/fastv-64.json,configs/pruning/dart-64.json,configs/pruning/visionzip-64.json
+  --schedules unpruned,pio-33,pio-22,pio-11,pio-ve-33,pio-ve-22,pio-ve-11,configs/pruning/fastv-64.json,configs/pruning/dart-64.json,configs/pruning/visionzip-64.json,configs/pruning/cdpruner-64.json,configs/pruning/vispruner-64.json,configs/pruning/hiprune-64.json,configs/pruning/downsample-64.json
 took measure "$t"
 
 appendix=()
