@@ -13,7 +13,8 @@ public static class VlmLoader
 {
     /// <summary>The families this build can run, as "model_type (what it is)".</summary>
     public static IReadOnlyList<string> Implemented { get; } =
-        ["llava (LLaVA-1.5: llava-hf/llava-1.5-*-hf, research liuhaotian/llava-v1.5-*)"];
+        ["llava (LLaVA-1.5: llava-hf/llava-1.5-*-hf, research liuhaotian/llava-v1.5-*)",
+         "llava_next (LLaVA-NeXT: llava-hf/llava-v1.6-vicuna-7b-hf, llava-v1.6-mistral-7b-hf, research liuhaotian/llava-v1.6-*)"];
 
     /// <summary>
     /// The family profile of a checkpoint from its config.json alone (no weights, no tokenizer): presets, token
@@ -44,6 +45,7 @@ public static class VlmLoader
         return config.Family switch
         {
             VlmFamily.Llava => LlavaPipeline.FromPretrained(modelDirectory, options),
+            VlmFamily.LlavaNext => LlavaNext.LlavaNextPipeline.FromPretrained(modelDirectory, options),
             _ => throw new NotSupportedException(
                 $"{config.SourcePath}: {config.Family} models (model_type '{config.ModelType}') are not implemented yet; " +
                 $"implemented: {string.Join("; ", Implemented)}"),

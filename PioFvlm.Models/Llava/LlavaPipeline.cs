@@ -105,7 +105,7 @@ public sealed class LlavaPipeline : IVisionLanguageModel
         }
     }
 
-    static bool HasTokenizerFiles(string directory) =>
+    internal static bool HasTokenizerFiles(string directory) =>
         File.Exists(Path.Combine(directory, "tokenizer.json")) || File.Exists(Path.Combine(directory, "tokenizer.model"));
 
     /// <summary>Weights never need gradients (the pruning probe differentiates activations only).</summary>
