@@ -25,6 +25,10 @@ public static class VlmFamilies
         new(VlmFamily.Llava, "llava (LLaVA-1.5: llava-hf/llava-1.5-*-hf, research liuhaotian/llava-v1.5-*)",
             (folder, options) => LlavaPipeline.FromPretrained(folder, options),
             (config, options) => LlavaRandomModel.Build((LlavaConfig)config, options)),
+        new(VlmFamily.LlavaNext, "llava_next (LLaVA-NeXT: llava-hf/llava-v1.6-vicuna-7b-hf, llava-v1.6-mistral-7b-hf, research liuhaotian/llava-v1.6-*)",
+            (folder, options) => LlavaNext.LlavaNextPipeline.FromPretrained(folder, options),
+            (config, _) => throw new NotSupportedException(
+                $"{config.SourcePath}: random-weight LLaVA-NeXT models for the measurement rig are not built yet (loading checkpoints is)")),
     ];
 
     /// <summary>The registration of <paramref name="config"/>'s family.</summary>

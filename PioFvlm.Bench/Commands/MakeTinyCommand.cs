@@ -1,6 +1,7 @@
 using System.Globalization;
 using PioFvlm.Core.Runtime;
 using PioFvlm.Models.Llava;
+using PioFvlm.Models.LlavaNext;
 using static TorchSharp.torch;
 
 namespace PioFvlm.Bench.Commands;
@@ -16,6 +17,7 @@ public static class MakeTinyCommand
     public static readonly CommandSyntax Syntax = new("make-tiny",
     [
         CliOption.Require("out", "DIR", "the model folder to write"),
+        CliOption.Optional("family", "llava|llava-next|llava-next-mistral", "model family (default llava = LLaVA-1.5; the NeXT ones are hf layout only, Vicuna or Mistral text model)"),
         CliOption.Optional("layout", "hf|modern|research", "checkpoint layout (default hf; research also writes DIR-clip)"),
         CliOption.Optional("seed", "N", "weight seed (default 0)"),
         CliOption.Optional("dtype", "F16|F32", "weight dtype (default F16)"),
@@ -63,6 +65,16 @@ public static class MakeTinyCommand
         }
 
         TorchRuntime.EnsureLoaded();
+        if (a.Value("family") is "llava-next" or "llava-next-mistral")
+        {
+            if (layout != TinyLlavaLayout.Hf || shards != 1) throw new UsageException("--family llava-next* writes the hf layout in one file only");
+            var text = a.Value("family") == "llava-next" ? TinyNextText.Vicuna : TinyNextText.Mistral;
+            TinyLlavaNext.Write(output, text, seed, dtype, tokenizer);
+            Console.WriteLine($"wrote tiny LLaVA-NeXT ({text} text model, seed {seed}, {dtype}) to {output}");
+            return 0;
+        }
+        if (a.Value("family") is not (null or "llava"))
+            throw new UsageException($"--family must be llava, llava-next or llava-next-mistral, got '{a.Value("family")}'");
         var folders = TinyLlava.Write(output, new TinyLlavaOptions
         {
             Layout = layout, Seed = seed, DType = dtype, Shards = shards, TokenizerDirectory = tokenizer,

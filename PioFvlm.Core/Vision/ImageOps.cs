@@ -53,6 +53,21 @@ public static class ImageOps
         return new RgbImage(width, height, dst);
     }
 
+    /// <summary>
+    /// HF LLaVA-NeXT <c>_pad_for_patching</c> / research <c>resize_and_pad_image</c>: the image centred on a black
+    /// <paramref name="width"/>×<paramref name="height"/> canvas, left = ⌊(W' − W)/2⌋, top = ⌊(H' − H)/2⌋.
+    /// </summary>
+    public static RgbImage PadCentred(RgbImage image, int width, int height)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        if (width < image.Width || height < image.Height)
+            throw new ArgumentOutOfRangeException(nameof(width), $"canvas {width}x{height} is smaller than {image}");
+        if (width == image.Width && height == image.Height) return image;
+        var canvas = new RgbImage(width, height, new byte[(long)width * height * 3]);
+        Paste(image, canvas, (width - image.Width) / 2, (height - image.Height) / 2);
+        return canvas;
+    }
+
     static void Paste(RgbImage src, RgbImage dst, int x, int y)
     {
         for (int row = 0; row < src.Height; row++)

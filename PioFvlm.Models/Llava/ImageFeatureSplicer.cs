@@ -16,9 +16,14 @@ public static class ImageFeatureSplicer
     /// <param name="imageFeatures">One [N_i, H] block per image, in prompt order.</param>
     /// <param name="embed">Embeds text ids [1, T] to [1, T, H].</param>
     /// <param name="preLlm">What a pre-LLM reducer did to the features, kept with the sequence; null when none ran.</param>
+    /// <param name="spanLayouts">Per image, its visual spans relative to its block (LLaVA-NeXT: base view, tile rows,
+    /// newline rows outside every span); null = each block is one span.</param>
     public static MultimodalSequence Splice(IReadOnlyList<int> tokenIds, int imageTokenId, IReadOnlyList<Tensor> imageFeatures,
-                                            Func<Tensor, Tensor> embed, PreLlmStageReport? preLlm = null)
+                                            Func<Tensor, Tensor> embed, PreLlmStageReport? preLlm = null,
+                                            IReadOnlyList<IReadOnlyList<VisualSpan>>? spanLayouts = null)
     {
+        if (spanLayouts is not null && spanLayouts.Count != imageFeatures.Count)
+            throw new ArgumentException($"{spanLayouts.Count} span layouts for {imageFeatures.Count} images");
         var slots = ImageSlots(tokenIds, imageTokenId, imageFeatures);
         using var scope = NewDisposeScope();
         var pieces = new List<Tensor>();
@@ -38,7 +43,15 @@ public static class ImageFeatureSplicer
             var feats = imageFeatures[i];
             if (feats.dim() != 2)
                 throw new ArgumentException($"image {i}: features must be [N, H], got [{string.Join(", ", feats.shape)}]");
-            spans.Add(new VisualSpan(mergedIds.Count, feats.shape[0], i));
+            long blockStart = mergedIds.Count;
+            if (spanLayouts is null) spans.Add(new VisualSpan(blockStart, feats.shape[0], i));
+            else
+                foreach (var span in spanLayouts[i])
+                {
+                    if (span.Start < 0 || span.End > feats.shape[0])
+                        throw new ArgumentException($"image {i}: span [{span.Start}, {span.End}) lies outside its {feats.shape[0]} feature rows");
+                    spans.Add(span with { Start = blockStart + span.Start, ImageIndex = i });
+                }
             mergedIds.AddRange(Enumerable.Repeat(imageTokenId, (int)feats.shape[0]));
             pieces.Add(feats);
             cursor = slots[i].Start + slots[i].Length;

@@ -24,10 +24,13 @@ public static class LlavaKeyMaps
         .RenamePrefix("model.language_model.", "language_model.model.")
         .RenamePrefix("model.vision_tower.", "vision_tower.")
         .RenamePrefix("model.multi_modal_projector.", "multi_modal_projector.")
+        .Rename(@"^model\.image_newline$", "image_newline")
         .Rename("^lm_head\\.", "language_model.lm_head."));
 
-    /// <summary>The research LlavaLlamaForCausalLM layout (liuhaotian/llava-v1.5-7b).</summary>
+    /// <summary>The research LlavaLlamaForCausalLM / LlavaMistralForCausalLM layout (liuhaotian/llava-v1.5-7b,
+    /// llava-v1.6-*: <c>model.image_newline</c> too).</summary>
     public static KeyMap Research { get; } = IgnoreRecomputed(KeyMap.Identity
+        .Rename(@"^model\.image_newline$", "image_newline")
         .RenamePrefix("model.mm_projector.0.", "multi_modal_projector.linear_1.")
         .RenamePrefix("model.mm_projector.2.", "multi_modal_projector.linear_2.")
         .RenamePrefix("model.vision_tower.vision_tower.", "vision_tower.")

@@ -127,6 +127,15 @@ public static class TinyLlava
                                                        ScalarType storage = ScalarType.Float32, int textLayers = 2)
     {
         var model = new LlavaForConditionalGeneration(LlavaArchitecture.From(Config(layout, textLayers)));
+        Randomize(model, seed, storage);
+        LlavaPipeline.Freeze(model);
+        return model;
+    }
+
+    /// <summary>Every parameter N(0, 0.1) (norm weights 1 + N(0, 0.1)) from one seeded generator, in name order,
+    /// rounded through <paramref name="storage"/> so that a saved copy loads back bit-identically.</summary>
+    public static void Randomize(nn.Module model, int seed, ScalarType storage)
+    {
         var generator = new Generator((ulong)seed);
         using var noGrad = no_grad();
         foreach (var (name, p) in model.named_parameters().OrderBy(x => x.name, StringComparer.Ordinal))
@@ -137,8 +146,6 @@ public static class TinyLlava
             var value = isNorm && name.EndsWith(".weight", StringComparison.Ordinal) ? noise + 1 : noise;
             p.copy_(value.to(storage).to(ScalarType.Float32));
         }
-        LlavaPipeline.Freeze(model);
-        return model;
     }
 
     /// <summary>Creates the model and saves it: the seed and layout in <paramref name="options"/> pick it.</summary>

@@ -23,9 +23,22 @@ public readonly record struct AnyresLayout(ImageResolution Canvas, int Rows, int
     /// <summary>Visual tokens of the image: base view first, then the unpadded grid with newlines.</summary>
     public int Tokens => BaseTokens + GridTokens;
 
+    /// <summary>Visual tokens without the newlines: what pruning budgets and kept counts refer to.</summary>
+    public int VisualTokens => BaseTokens + UnpaddedHeight * UnpaddedWidth;
+
+    /// <summary>Crops the processor cuts: the base view and R·C tiles.</summary>
+    public int Crops => 1 + Rows * Columns;
+
+    /// <summary>Feature-map rows (of R·g) dropped at the top by unpadding (as many go at the bottom).</summary>
+    public int UnpadTop => (Rows * GridSide - UnpaddedHeight) / 2;
+
+    /// <summary>Feature-map columns (of C·g) dropped at the left by unpadding (as many go at the right).</summary>
+    public int UnpadLeft => (Columns * GridSide - UnpaddedWidth) / 2;
+
     /// <summary>The layout of a <paramref name="width"/>×<paramref name="height"/> image.</summary>
     /// <exception cref="ArgumentException">A non-positive size, no pinpoints, or a pinpoint that is not a whole number of crops.</exception>
-    public static AnyresLayout For(int width, int height, IReadOnlyList<ImageResolution> pinpoints, int cropSize = 336, int patchSize = 14)
+    public static AnyresLayout For(int width, int height, IReadOnlyList<ImageResolution> pinpoints, int cropSize = 336, int patchSize = 14,
+                                   AnyresVariant variant = AnyresVariant.Hf)
     {
         if (width < 1 || height < 1) throw new ArgumentException($"image size {width}×{height} must be positive");
         if (cropSize < 1 || patchSize < 1 || cropSize % patchSize != 0)
@@ -34,7 +47,7 @@ public readonly record struct AnyresLayout(ImageResolution Canvas, int Rows, int
         if (canvas.Height % cropSize != 0 || canvas.Width % cropSize != 0)
             throw new ArgumentException($"anyres pinpoint {canvas.Height}×{canvas.Width} (height×width) is not a whole number of {cropSize}-pixel crops");
         int g = cropSize / patchSize, rows = canvas.Height / cropSize, columns = canvas.Width / cropSize;
-        var (h, w) = Unpadded(rows * g, columns * g, width, height);
+        var (h, w) = Unpadded(rows * g, columns * g, width, height, variant);
         return new AnyresLayout(canvas, rows, columns, g, h, w);
     }
 
@@ -63,18 +76,19 @@ public readonly record struct AnyresLayout(ImageResolution Canvas, int Rows, int
     /// <summary>
     /// HF's unpad_image on a <paramref name="mapHeight"/>×<paramref name="mapWidth"/> feature map of a
     /// W×H original: the side with the padding loses ⌊(cur − new)/2⌋ rows or columns at each end, new =
-    /// int(round(side·scale, 7)).
+    /// int(round(side·scale, 7)) (research: int(side·scale)).
     /// </summary>
-    public static (int Height, int Width) Unpadded(int mapHeight, int mapWidth, int width, int height)
+    public static (int Height, int Width) Unpadded(int mapHeight, int mapWidth, int width, int height, AnyresVariant variant = AnyresVariant.Hf)
     {
+        int Truncate(double x) => variant == AnyresVariant.Hf ? (int)Math.Round(x, 7) : (int)x;
         double originalAspect = (double)width / height, mapAspect = (double)mapWidth / mapHeight;
         if (originalAspect > mapAspect)
         {
-            int newHeight = (int)Math.Round(height * ((double)mapWidth / width), 7);
+            int newHeight = Truncate(height * ((double)mapWidth / width));
             int pad = (mapHeight - newHeight) / 2;
             return (mapHeight - 2 * pad, mapWidth);
         }
-        int newWidth = (int)Math.Round(width * ((double)mapHeight / height), 7);
+        int newWidth = Truncate(width * ((double)mapHeight / height));
         int padding = (mapWidth - newWidth) / 2;
         return (mapHeight, mapWidth - 2 * padding);
     }

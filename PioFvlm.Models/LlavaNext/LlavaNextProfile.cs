@@ -77,8 +77,12 @@ public static class LlavaNextProfile
         SchedulePreset PioVe(string name, string percent, int sixths) => new(name,
             $"ours: {percent} % on average; the encoder stage keeps {sixths}/6 of each image's tokens, a third of those after layer 16 (LLaVA-1.5's pio-ve shape)",
             null, sixths / 6.0, [new PruningStage { AfterLayer = 16, Ratio = 1 / 3.0, RatioOf = RatioBase.Current }]);
-        SchedulePreset FastV(int percent, double retention)
+        // FastV's average retention is reachable only when the K full layers cost less than it (tiny test decoders:
+        // no fastv-* presets).
+        SchedulePreset? FastV(int percent, double retention)
         {
+            int k = Llava15AttentionBaselines.FastVLayer;
+            if (k >= layers || layers * retention < k) return null;
             double ratio = FastVBudget.RatioFor(retention, Llava15AttentionBaselines.FastVLayer, layers);
             return new($"fastv-{percent}", $"FastV K = 2 keeping {ratio:0.####} of the original count: {percent} % on average over {layers} layers",
                 null, null, [Of(Llava15AttentionBaselines.FastVLayer, ratio)]);
@@ -89,7 +93,7 @@ public static class LlavaNextProfile
             return new($"pdrop-{percent}", $"PDrop layers [2, 6, 16] keeping LLaVA-1.5's pdrop-{budget} counts as fractions of 576",
                 null, null, reference.Stages.Select(s => Of(s.AfterLayer, s.Keep!.Value / N)).ToList());
         }
-        return
+        SchedulePreset?[] presets =
         [
             Pio("pio-11", "11.1", 92, 54, 22),
             Pio("pio-22", "22.2", 218, 128, 54),
@@ -104,5 +108,6 @@ public static class LlavaNextProfile
             PDrop(11, 64), PDrop(22, 128), PDrop(33, 192),
             SchedulePreset.From("pdrop-official", Llava15AttentionBaselines.PDropOfficial),
         ];
+        return presets.OfType<SchedulePreset>().ToList();
     }
 }

@@ -25,6 +25,19 @@ public class CompareCommandTests
         Assert.That(stdout, Does.Contain("equal (8 tokens)").And.Contain("result          match"));
     }
 
+    [TestCase("reference.safetensors")]
+    [TestCase("reference_two_images.safetensors")]
+    public void TheLlavaNextFixtureMatchesTransformers(string file)
+    {
+        string dir = Path.Combine(TestContext.CurrentContext.TestDirectory, "TestData", "hf_parity", "llava_next");
+        string reference = Path.Combine(dir, file);
+        var (rc, stdout, stderr) = CliRunner.Run("compare", "--model", dir, "--inputs", reference, "--reference", reference,
+                                                 "--greedy", "8", "--suppress-eos");
+        TestContext.Out.WriteLine(stdout + stderr);
+        Assert.That(rc, Is.EqualTo(0), stderr);
+        Assert.That(stdout, Does.Contain("family          llava-next").And.Contain("equal (8 tokens)").And.Contain("result          match"));
+    }
+
     [Test]
     public void OnePerturbedWeightIsOutsideTolerance()
     {

@@ -157,7 +157,7 @@ public sealed class SparseVlmPruner : IPrefillPruner
     static PrefillState Surgery(PrefillState state, long[] pool, long[] kept, Tensor? merged, long[] recycledFrom)
     {
         long length = state.Length;
-        var keepRow = SequenceCut.KeepMask(length, pool, kept);
+        var keepRow = SequenceCut.KeepMask(length, state.VisualSpans, pool, kept);
         var rows = new List<long>((int)length);
         for (long p = 0; p < length; p++) if (keepRow[p]) rows.Add(p);
         long anchor = kept.Length > 0 ? pool[kept[^1]] + 1 : pool[0];
