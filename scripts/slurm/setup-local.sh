@@ -60,6 +60,11 @@ SelectTypeParameters=CR_CPU
 SlurmdParameters=config_overrides
 ReturnToService=2
 JobRequeue=1
+# a killed or requeued task goes quickly: SIGKILL 5 s after SIGTERM, and a requeued job may start again after
+# cred_expire seconds (default 120)
+KillWait=5
+AuthInfo=cred_expire=10
+MinJobAge=600
 MaxArraySize=1001
 SchedulerParameters=defer_batch
 NodeName=$host CPUs=$cpus State=UNKNOWN
@@ -69,10 +74,13 @@ CONF
 if [ ! -f "$conf" ] || [ "$(cat "$conf")" != "$wanted" ]; then
   log "writing $conf"
   echo "$wanted" > "$conf"
-  # a changed config needs fresh daemons
-  [ -f /run/slurmctld.pid ] && kill "$(cat /run/slurmctld.pid)" 2>/dev/null || true
-  [ -f /run/slurmd.pid ] && kill "$(cat /run/slurmd.pid)" 2>/dev/null || true
-  sleep 1
+  # a changed config needs fresh daemons: stop ours and wait until they are gone
+  for pidfile in /run/slurmctld.pid /run/slurmd.pid; do
+    [ -f "$pidfile" ] || continue
+    pid=$(cat "$pidfile")
+    kill "$pid" 2>/dev/null || continue
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  done
 fi
 # no cgroup.conf: slurmd autodetects cgroup v1/v2 (22.05 has no "disabled" plugin); task/none and
 # proctrack/linuxproc keep the jobs out of cgroups
@@ -81,7 +89,7 @@ if ! scontrol ping 2>/dev/null | grep -q UP; then
   log "starting slurmctld"
   /usr/sbin/slurmctld || fail "slurmctld did not start (see /var/log/slurm/slurmctld.log)"
 fi
-if ! pgrep -x slurmd >/dev/null; then
+if ! { [ -f /run/slurmd.pid ] && kill -0 "$(cat /run/slurmd.pid)" 2>/dev/null; }; then
   log "starting slurmd"
   /usr/sbin/slurmd || fail "slurmd did not start (see /var/log/slurm/slurmd.log)"
 fi
