@@ -8,6 +8,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 results="$root/artifacts/test-results"
 rm -rf "$results"
 filter="${PIOFVLM_TEST_FILTER:-TestCategory!=Slow&TestCategory!=RealWeights&TestCategory!=Gpu&TestCategory!=Slurm}"
+# pio-fvlm reads every PIOFVLM_* variable as a config override (PIOFVLM_Run__Eval__Limit=3): the tests must not see this one
+unset PIOFVLM_TEST_FILTER
 dotnet test "$root/PioFvlm.Tests/PioFvlm.Tests.csproj" -c Release --filter "$filter" \
   --logger "trx;LogFileName=results.trx" --results-directory "$results" "$@"
 rc=$?

@@ -69,7 +69,7 @@ public class VScanPipelineTests
         using var scope = NewDisposeScope();
         var pixels = VScanFixtures.Pixels(2, seed: 22);
         int[] ids = [1, 10, VScanFixtures.ImageTokenId, 11, VScanFixtures.ImageTokenId, 12];
-        using var inputs = new VlmInputs(ids, pixels.clone(), 1);
+        using var inputs = new VlmInputs(ids, pixels.clone(), 2);
         using var seq = _pipeline.BuildSequence(inputs, new VScanEncoderStage(96)).Sequence;
         Assert.That(seq.VisualSpans, Is.EqualTo(new[] { new VisualSpan(2, 96, 0), new VisualSpan(99, 96, 1) }));
         using var ng = no_grad();
