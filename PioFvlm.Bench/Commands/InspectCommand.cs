@@ -117,7 +117,7 @@ public static class InspectCommand
         long nonFinite = 0;
         var withNonFinite = new JsonArray();
         int done = 0;
-        var progress = new Progress("verify", entries.Count);
+        using var progress = ProgressReporter.Start("verify", entries.Count, quietWhenRedirected: true);
         foreach (var e in entries.OrderBy(e => e.File, StringComparer.Ordinal).ThenBy(e => e.Name, StringComparer.Ordinal))
         {
             using var scope = NewDisposeScope();
@@ -129,7 +129,6 @@ public static class InspectCommand
             }
             progress.Report(++done);
         }
-        progress.Done();
         return new JsonObject { ["tensors_read"] = done, ["non_finite_values"] = nonFinite, ["tensors_with_non_finite"] = withNonFinite };
     }
 

@@ -82,13 +82,14 @@ public static class Llava7bPrefill
         using var noGrad = no_grad();
         var phases = new Dictionary<string, double>();
         var total = Stopwatch.StartNew();
+        Action<string> say = Console.WriteLine;   // the schedules loop prints through its progress display
         T Phase<T>(string name, Func<T> work)
         {
-            Console.WriteLine($"[{total.Elapsed.TotalSeconds,6:F0} s] {name} ...");
+            say($"[{total.Elapsed.TotalSeconds,6:F0} s] {name} ...");
             var clock = Stopwatch.StartNew();
             var result = work();
             phases[name] = clock.Elapsed.TotalSeconds;
-            Console.WriteLine($"[{total.Elapsed.TotalSeconds,6:F0} s] {name}: {phases[name]:F1} s");
+            say($"[{total.Elapsed.TotalSeconds,6:F0} s] {name}: {phases[name]:F1} s");
             return result;
         }
 
@@ -99,13 +100,20 @@ public static class Llava7bPrefill
             : new SortedDictionary<int, double>();
 
         var rows = new List<ScheduleRow>();
-        for (int i = 0; i < plans.Count; i++)
+        using (var progress = Commands.ProgressReporter.Start("schedules", plans.Count, quietWhenRedirected: true))
         {
-            var (name, plan) = plans[i];
-            var row = Phase($"schedule {i + 1}/{plans.Count} {name}", () => rig.Measure(name, plan, repeats, decodeTokens));
-            rows.Add(row);
-            Console.WriteLine($"  {name}: encode {row.EncodeMs:F0} ms, prefill {row.PrefillMs:F0} ms (pruning {row.PruningWorkMs:F0} ms), " +
-                              $"decode {row.DecodeTokensPerSecond:F2} tokens/s, visual {row.VisualIn} -> {row.VisualOut}");
+            say = progress.Log;
+            for (int i = 0; i < plans.Count; i++)
+            {
+                var (name, plan) = plans[i];
+                progress.Report(i, name);
+                var row = Phase($"schedule {i + 1}/{plans.Count} {name}", () => rig.Measure(name, plan, repeats, decodeTokens));
+                rows.Add(row);
+                progress.Log($"  {name}: encode {row.EncodeMs:F0} ms, prefill {row.PrefillMs:F0} ms (pruning {row.PruningWorkMs:F0} ms), " +
+                             $"decode {row.DecodeTokensPerSecond:F2} tokens/s, visual {row.VisualIn} -> {row.VisualOut}");
+                progress.Report(i + 1, name);
+            }
+            say = Console.WriteLine;
         }
         PrintTable(rows);
 

@@ -94,7 +94,9 @@ public static class DecoderRunner
     {
         var tokens = new List<int>();
         var clock = Stopwatch.StartNew();
-        var stream = tokenizer != null && options.OnToken != null ? new StreamingDecoder(tokenizer) : null;
+        bool stops = options.StopSequences.Count > 0;
+        if (stops && tokenizer == null) throw new ArgumentException("stop sequences need the tokenizer (to decode the answer while it grows)");
+        var stream = tokenizer != null && (options.OnToken != null || stops) ? new StreamingDecoder(tokenizer) : null;
         using (var first = prefill.LastLogits.clone())
         {
             var logits = first;
@@ -104,9 +106,12 @@ public static class DecoderRunner
                 if (i > 0) logits.Dispose();
                 tokens.Add(next);
                 // Ids past the tokenizer's vocabulary (HF LLaVA pads the LM head to 32064 rows) have no text.
-                options.OnToken?.Invoke(next, stream != null && tokenizer!.IdToToken(next) != null ? stream.Push(next) : "");
+                string piece = stream != null && tokenizer!.IdToToken(next) != null ? stream.Push(next) : "";
+                options.OnToken?.Invoke(next, piece);
                 if (options.StopAtEos && eosIds.Contains(next)) break;
                 if (i + 1 == options.MaxNewTokens) break;
+                if (stops && options.StopSequences.Any(s => stream!.Text.Contains(s, StringComparison.Ordinal))) break;
+                options.Cancellation.ThrowIfCancellationRequested();
                 if (cache.LengthOf(0) >= cache.Capacity)
                     throw new InvalidOperationException(
                         $"the KV cache is full ({cache.Capacity} positions) after {tokens.Count} new tokens; allocate a larger cache");

@@ -14,4 +14,12 @@ public sealed record GenerationOptions
 
     /// <summary>Called with each new token id and the text it completes (streaming); may be null.</summary>
     public Action<int, string>? OnToken { get; init; }
+
+    /// <summary>Stop once the decoded answer contains one of these strings (the tokens that complete it are kept in
+    /// the result; callers that hide stop text, such as the chat client, cut it off).</summary>
+    public IReadOnlyList<string> StopSequences { get; init; } = Array.Empty<string>();
+
+    /// <summary>Checked before the vision stage, before the prefill and between decode steps; a cancelled token ends the
+    /// generation with <see cref="OperationCanceledException"/> (native memory is released by the dispose scopes).</summary>
+    public CancellationToken Cancellation { get; init; }
 }

@@ -42,6 +42,10 @@ public sealed record ModelProfile
     /// <summary>The text that marks one image in a formatted prompt (<c>&lt;image&gt;</c> for LLaVA).</summary>
     public required string ImagePlaceholder { get; init; }
 
+    /// <summary>Images one prompt may carry (the chat client refuses more). 1 unless the family was trained on
+    /// several images per conversation.</summary>
+    public int MaxImages { get; init; } = 1;
+
     /// <summary>Whether the vision tower has a CLS token (CLS-attention signals exist).</summary>
     public required bool VisionHasCls { get; init; }
 

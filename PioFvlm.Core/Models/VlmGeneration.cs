@@ -16,9 +16,11 @@ public static class VlmGeneration
         plan ??= PruningPlan.None;
         using var _ = no_grad();
         using var scope = NewDisposeScope();
+        options.Cancellation.ThrowIfCancellationRequested();
         var vision = model.BuildSequence(inputs, plan.PreLlm);
         using var sequence = vision.Sequence;
         using var cache = model.NewCache(sequence.Length + options.MaxNewTokens);
+        options.Cancellation.ThrowIfCancellationRequested();
         using var prefill = model.Prefill(sequence, cache, plan.Intra, plan.Positions);
         long kvBytes = cache.BytesInUse;
         var (tokens, decodeMs) = DecoderRunner.Greedy(model.Decoder, prefill, cache, options, model.EosIds, model.Tokenizer);

@@ -24,7 +24,7 @@ namespace PioFvlm.Models.Llava;
 /// <para>
 /// Threads: weights are read-only after loading and every call allocates its own KV cache; dispose scopes and grad
 /// mode are thread-local. So several threads may generate at once with one pipeline, provided nobody changes
-/// <see cref="LlamaForCausalLM.Kernel"/> meanwhile. libtorch's intra-op threads are shared by all of them.
+/// the decoder's attention kernel (<c>Kernel</c>) meanwhile. libtorch's intra-op threads are shared by all of them.
 /// </para>
 /// </summary>
 public sealed class LlavaPipeline : IVisionLanguageModel

@@ -2,7 +2,7 @@ using System.Text;
 
 namespace PioFvlm.Models.Llava;
 
-/// <summary>One message for <see cref="LlavaPromptFormat.HfLlava15Chat"/>: role "system", "user" or "assistant", its text, and how many images it carries.</summary>
+/// <summary>One message for <see cref="LlavaPromptFormat.HfLlava15Chat(IReadOnlyList{LlavaChatMessage}, bool)"/>: role "system", "user" or "assistant", its text, and how many images it carries.</summary>
 public sealed record LlavaChatMessage(string Role, string Text, int ImageCount = 0);
 
 /// <summary>A completed or open turn of a research conversation: <see cref="Assistant"/> null for the turn the model is to answer.</summary>

@@ -3,6 +3,8 @@ using PioFvlm.Bench.Eval.Datasets;
 using PioFvlm.Bench.Eval.Scoring;
 using PioFvlm.Tests.TestSupport;
 
+using PioFvlm.Tests.Eval;
+
 namespace PioFvlm.Tests.Demo;
 
 public class ShapesScorerTests
@@ -23,7 +25,7 @@ public class ShapesScorerTests
         ]);
         // a: "Yes, there is" matches yes on its first word; b wrong; c "Red." matches; d "3" wrong.
         var answers = new[] { Answer("a", "Yes, there is"), Answer("b", "yes"), Answer("c", "Red."), Answer("d", "3") };
-        var score = new ShapesScorer().Score(answers, new ScoringInputs(questions, questions));
+        var score = EvalTestFiles.ScoreInAnyOrder(new ShapesScorer(), answers, new ScoringInputs(questions, questions));
         Assert.That(score.Main, Is.EqualTo(50.0));
         Assert.That(score.Metrics["exist/accuracy"], Is.EqualTo(50.0));
         Assert.That(score.Metrics["colour/accuracy"], Is.EqualTo(100.0));

@@ -14,7 +14,7 @@ public class OtherScorerTests
         string ann = dir.File("testdev_balanced_questions.json");
         File.WriteAllText(ann, """{"201": {"answer": "table"}, "202": {"answer": "no"}, "203": {"answer": "left"}}""");
         var answers = EvalTestFiles.Answers(("201", "Table."), ("202", "No"), ("203", "the left"));
-        var s = new GqaScorer().Score(answers, new ScoringInputs(ann, null));
+        var s = EvalTestFiles.ScoreInAnyOrder(new GqaScorer(), answers, new ScoringInputs(ann, null));
         Assert.That(s.Main, Is.EqualTo(200.0 / 3).Within(1e-9));
         Assert.Throws<EvalDataException>(() => new GqaScorer().Score(EvalTestFiles.Answers(("999", "x")), new ScoringInputs(ann, null)));
     }
@@ -48,7 +48,7 @@ public class OtherScorerTests
             ("existence/2.jpg", "Is there a bus?\nAnswer the question using a single word or phrase.", "Yes"),
             ("code_reasoning/0001.png", "Is the output 3? Please answer yes or no.", "Yes"),
             ("code_reasoning/0001.png", "Is the output 4?", "No"));   // " Please answer yes or no." added, two-space variant found
-        var s = new MmeScorer().Score(answers, new ScoringInputs(gt, null));
+        var s = EvalTestFiles.ScoreInAnyOrder(new MmeScorer(), answers, new ScoringInputs(gt, null));
         // existence: 3/4 right = 75, one of two images fully right = 50 → 125; code: 100 + 100 = 200.
         Assert.That(s.Metrics["existence/acc"], Is.EqualTo(75).Within(1e-9));
         Assert.That(s.Metrics["existence/acc_plus"], Is.EqualTo(50).Within(1e-9));
@@ -83,7 +83,7 @@ public class OtherScorerTests
             ("1", "<image>\nQ", "The answer is B."),   // right, image
             ("2", "<image>\nQ", "C"),                  // wrong, image
             ("3", "Q", "A. x"));                       // right, text only; 4 missing → wrong
-        var s = new ScienceQaScorer().Score(answers, new ScoringInputs(problems, null));
+        var s = EvalTestFiles.ScoreInAnyOrder(new ScienceQaScorer(), answers, new ScoringInputs(problems, null));
         Assert.That(s.Metrics["accuracy"], Is.EqualTo(50).Within(1e-9));
         Assert.That(s.Metrics["img_accuracy"], Is.EqualTo(50).Within(1e-9));
         Assert.That(s.Metrics["count"], Is.EqualTo(4));
@@ -109,7 +109,7 @@ public class OtherScorerTests
         Assert.That(samples[1].Category, Is.EqualTo("count"));
         var answers = EvalTestFiles.Answers(("10", "The answer is B."), ("11", "2"), ("12", "fish"));
         // 10: B right; 11: "2" is option B's text → B, wrong; 12: "fish" is option D → right.
-        var s = new MmBenchScorer().Score(answers, new ScoringInputs(tsv, null));
+        var s = EvalTestFiles.ScoreInAnyOrder(new MmBenchScorer(), answers, new ScoringInputs(tsv, null));
         Assert.That(s.Main, Is.EqualTo(200.0 / 3).Within(1e-9));
         Assert.That(s.Metrics["attr/accuracy"], Is.EqualTo(100).Within(1e-9));
         Assert.That(s.Metrics["count/accuracy"], Is.EqualTo(0).Within(1e-9));

@@ -60,7 +60,7 @@ public class VqaScorerTests
             ("34602", "", "Dakota."),   // 6 matches → 1
             ("01b7a1c5d6d6c3a9", "How many dogs?\nReference OCR token: a, b\nAnswer the question using a single word or phrase.", "2 dogs"), // 0
             ("01b7a1c5d6d6c3a9", "How many dogs?\nAnswer the question using a single word or phrase.", "two"));  // "two"→"2": 3 matches → 0.9
-        var s = new VqaScorer("textvqa").Score(answers, new ScoringInputs(ann, null));
+        var s = EvalTestFiles.ScoreInAnyOrder(new VqaScorer("textvqa"), answers, new ScoringInputs(ann, null));
         Assert.That(s.Main, Is.EqualTo(100 * (1 + 0 + 0.9) / 3).Within(1e-9));
         Assert.That(s.Metrics["count"], Is.EqualTo(3));
     }

@@ -98,7 +98,7 @@ public static class EvalRunner
         AtomicFile.WriteAllText(versionsPath, RunEnvironment.Describe(run).ToJsonString(Indented));
         string modelId = Path.GetFileName(run.Model.Path.TrimEnd(Path.DirectorySeparatorChar));
         var options = new GenerationOptions { MaxNewTokens = run.Eval.MaxNewTokens };
-        var progress = new EvalProgress(pending, progressWriter);
+        using var progress = Commands.ProgressReporter.Start("eval", pending, progressWriter);
         long done = 0;
         foreach (var (method, file) in files)
         {
@@ -120,7 +120,6 @@ public static class EvalRunner
                 progress.Report(++done, method.Name, judged == 0 ? null : (double)matched / judged);
             }
         }
-        progress.Done();
     }
 
     static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
