@@ -5,7 +5,7 @@ namespace PioFvlm.Core.Pruning;
 /// <summary>
 /// How many visual tokens a stage keeps: an absolute count (<see cref="Keep"/>, the LLaVA-1.5 reference's budgets) or
 /// a fraction of the count it sees (<see cref="Ratio"/>, the Qwen reference's <c>int(ρ·N)</c>), so one budget fits
-/// images of every size. Resolved per image (or crop) with <see cref="Resolve"/>. An <c>int</c> converts to
+/// images of every size. Resolved per image (or crop) with <see cref="Resolve(long)"/>. An <c>int</c> converts to
 /// <c>Keep(n)</c>.
 /// </summary>
 public sealed record TokenBudget
