@@ -13,7 +13,8 @@ public static class VlmLoader
 {
     /// <summary>The families this build can run, as "model_type (what it is)".</summary>
     public static IReadOnlyList<string> Implemented { get; } =
-        ["llava (LLaVA-1.5: llava-hf/llava-1.5-*-hf, research liuhaotian/llava-v1.5-*)"];
+        ["llava (LLaVA-1.5: llava-hf/llava-1.5-*-hf, research liuhaotian/llava-v1.5-*)",
+         "qwen2_5_vl (Qwen2.5-VL: Qwen/Qwen2.5-VL-*-Instruct)"];
 
     /// <summary>
     /// The family profile of a checkpoint from its config.json alone (no weights, no tokenizer): presets, token
@@ -44,6 +45,7 @@ public static class VlmLoader
         return config.Family switch
         {
             VlmFamily.Llava => LlavaPipeline.FromPretrained(modelDirectory, options),
+            VlmFamily.Qwen25Vl => Qwen25Vl.Qwen25VlPipeline.FromPretrained(modelDirectory, options),
             _ => throw new NotSupportedException(
                 $"{config.SourcePath}: {config.Family} models (model_type '{config.ModelType}') are not implemented yet; " +
                 $"implemented: {string.Join("; ", Implemented)}"),

@@ -80,6 +80,9 @@ public sealed class Qwen25VlForConditionalGeneration : nn.Module
         var positions = tensor(rows.SelectMany(r => keepColumn.Select(c => r[c])).ToArray(), [3, keepColumn.Count]);
         var embeddings = spliced.Embeddings.alias();
         return new MultimodalSequence(embeddings.MoveToOuterDisposeScope(), positions.to(embeddings.device).MoveToOuterDisposeScope(),
-            spliced.VisualSpans, spliced.TokenIds, spliced.PreLlm);
+            spliced.VisualSpans, spliced.TokenIds, spliced.PreLlm)
+        {
+            NextPosition = rows[0].Length == 0 ? 0 : rows.Max(r => r.Max()) + 1,
+        };
     }
 }

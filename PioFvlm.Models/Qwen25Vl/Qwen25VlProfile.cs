@@ -87,8 +87,10 @@ public static class Qwen25VlProfile
                 null, null, [Current(1, 0.6003), Current(8, 0.3519), Current(14, 0.1436)]),
             new("pio-refcoco", "reference (test_refcoco.py): the encoder keeps 0.6, then 0.67 of that after layer 14: about 50 %",
                 null, 0.6, [Current(14, 0.67)]),
-            Pio(11, 1 / 9.0), Pio(22, 2 / 9.0), Pio(33, 3 / 9.0),
-            FastV(11, 1 / 9.0), FastV(22, 2 / 9.0), FastV(33, 3 / 9.0),
+            // Ours are derived from the depth: a decoder too shallow for them (the 4-layer test checkpoints) has none,
+            // rather than a profile that cannot be built; the reference's fixed presets stay and fail at validation.
+            .. (layers > at[^1] ? new[] { Pio(11, 1 / 9.0), Pio(22, 2 / 9.0), Pio(33, 3 / 9.0) } : []),
+            .. (layers >= 9 * Llava15AttentionBaselines.FastVLayer ? new[] { FastV(11, 1 / 9.0), FastV(22, 2 / 9.0), FastV(33, 3 / 9.0) } : []),
             SchedulePreset.From("pdrop-official", Llava15AttentionBaselines.PDropOfficial),
         ];
     }
