@@ -38,12 +38,15 @@ public sealed record DecoderDims(
     /// <summary>o_proj's bias as built.</summary>
     public bool HasOutputBias => OutputBias ?? AttentionBias;
 
-    /// <summary>M-RoPE split of the HeadDim/2 rotary frequencies over 3 position rows (t, h, w), e.g. [16, 24, 24]
-    /// for Qwen2.5-VL-7B; null for ordinary 1-D RoPE.</summary>
-    public IReadOnlyList<int>? MropeSection { get; init; }
+    /// <summary>M-RoPE split of the HeadDim/2 rotary frequencies over the 3 position rows (t, h, w), e.g. (16, 24, 24)
+    /// for Qwen2.5-VL-7B; null for ordinary 1-D RoPE. A value tuple, so the record keeps value equality.</summary>
+    public (int T, int H, int W)? MropeSection { get; init; }
+
+    /// <summary>The section as the array <see cref="RotaryEmbedding"/> takes, or null.</summary>
+    public int[]? MropeSectionArray => MropeSection is { } m ? [m.T, m.H, m.W] : null;
 
     /// <summary>Rows of the position ids this decoder reads (1, or 3 with M-RoPE).</summary>
-    public int PositionRows => MropeSection?.Count ?? 1;
+    public int PositionRows => MropeSection is null ? 1 : 3;
 
     /// <summary>Query heads per key/value head.</summary>
     public int GroupSize => NumHeads / NumKvHeads;

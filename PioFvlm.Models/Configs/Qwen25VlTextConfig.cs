@@ -37,7 +37,7 @@ public sealed record Qwen25VlTextConfig
         NumHiddenLayers, RmsNormEps, RopeTheta, VocabSize, MaxPositionEmbeddings, TieWordEmbeddings, AttentionBias: true)
     {
         OutputBias = false,
-        MropeSection = MropeSection.ToArray(),
+        MropeSection = (MropeSection[0], MropeSection[1], MropeSection[2]),
     };
 
     /// <summary>Core sizes are required: HF's class defaults describe the 72B model, a silent trap for a 7B file.</summary>

@@ -27,7 +27,7 @@ public static class Qwen25VlProfile
     /// <summary>Qwen2.5-VL-7B's decoder (spec qwen25vl-torchsharp.md A1).</summary>
     public static DecoderDims Qwen7B { get; } = new(HiddenSize: 3584, NumHeads: 28, NumKvHeads: 4, HeadDim: 128, IntermediateSize: 18944,
         NumLayers: 28, RmsNormEps: 1e-6, RopeTheta: 1e6, VocabSize: 152064, MaxPositions: 128000,
-        TieWordEmbeddings: false, AttentionBias: true) { OutputBias = false, MropeSection = [16, 24, 24] };
+        TieWordEmbeddings: false, AttentionBias: true) { OutputBias = false, MropeSection = (16, 24, 24) };
 
     public static ModelProfile Reference7B { get; } = Create(Qwen7B, SmartResize.Factor,
         "Qwen2.5-VL-7B, 1296 visual tokens (1008×1008 input)");

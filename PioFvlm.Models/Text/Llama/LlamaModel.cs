@@ -40,7 +40,7 @@ public sealed class LlamaModel : nn.Module<TextModelInput, Tensor>
         for (int i = 0; i < dims.NumLayers; i++)
             _layers.Add(new DecoderLayer(i.ToString(System.Globalization.CultureInfo.InvariantCulture), dims, i, device, dtype));
         _norm = new RmsNorm("norm", dims.HiddenSize, dims.RmsNormEps, device, dtype);
-        _rotary = new RotaryEmbedding(dims.HeadDim, dims.RopeTheta, dims.MropeSection?.ToArray());
+        _rotary = new RotaryEmbedding(dims.HeadDim, dims.RopeTheta, dims.MropeSectionArray);
         Layers = new System.Collections.ObjectModel.ReadOnlyCollection<DecoderLayer>(_layers);
         RegisterComponents();
     }
