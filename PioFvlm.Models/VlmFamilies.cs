@@ -29,6 +29,10 @@ public static class VlmFamilies
             (folder, options) => LlavaNext.LlavaNextPipeline.FromPretrained(folder, options),
             (config, _) => throw new NotSupportedException(
                 $"{config.SourcePath}: random-weight LLaVA-NeXT models for the measurement rig are not built yet (loading checkpoints is)")),
+        new(VlmFamily.Qwen25Vl, "qwen2_5_vl (Qwen2.5-VL: Qwen/Qwen2.5-VL-*-Instruct)",
+            (folder, options) => Qwen25Vl.Qwen25VlPipeline.FromPretrained(folder, options),
+            (config, _) => throw new NotSupportedException(
+                $"{config.SourcePath}: random-weight Qwen2.5-VL models for the measurement rig are not built yet (loading checkpoints is)")),
     ];
 
     /// <summary>The registration of <paramref name="config"/>'s family.</summary>

@@ -82,6 +82,9 @@ public sealed class VlmChatClient : IChatClient
         bool first = true;
         await foreach (var piece in pieces.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
         {
+            // The consumer's cancellation ends the stream at once, even when the decoder has already run ahead of it
+            // (the generation itself stops at its next check between decode steps).
+            cancellationToken.ThrowIfCancellationRequested();
             // DecodeText trims the answer; the stream does the same at its start so both give the same text
             string text = first ? piece.TrimStart() : piece;
             if (text.Length == 0) continue;

@@ -48,7 +48,12 @@ public static class DecoderRunner
             pruningMs += clock.Elapsed.TotalMilliseconds - t0;
         }
         var logits = decoder.Logits(state.Hidden, lastPositionOnly: true).reshape(-1).to(ScalarType.Float32);
-        long nextPosition = state.PositionIds.max().item<long>() + 1;
+        // KeepOriginal: the next token sits where the unpruned model would put it, after the largest position of the
+        // sequence as built (before any intra-LLM pruning); the sequence may name it when a pre-LLM reducer dropped
+        // the largest (an image at the very end). Compact decodes at each layer's cache length instead.
+        long nextPosition = policy == PositionPolicy.KeepOriginal
+            ? sequence.NextPosition ?? sequence.PositionIds.max().item<long>() + 1
+            : state.PositionIds.max().item<long>() + 1;
         var decodeState = new DecodeState(policy, (int)state.PositionIds.shape[0], nextPosition);
         double prefillMs = clock.Elapsed.TotalMilliseconds;
         return new PrefillResult

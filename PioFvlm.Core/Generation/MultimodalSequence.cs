@@ -35,6 +35,10 @@ public sealed class MultimodalSequence : IDisposable
         PreLlm = preLlm;
     }
 
+    /// <summary>Where decoding continues under <see cref="PositionPolicy.KeepOriginal"/>: max(position ids of the
+    /// unreduced prompt) + 1. Null: max of <see cref="PositionIds"/> + 1 (equal unless a reducer dropped the largest).</summary>
+    public long? NextPosition { get; init; }
+
     public long Length => Embeddings.shape[1];
     public long VisualTokenCount => VisualSpans.Sum(s => s.Length);
 

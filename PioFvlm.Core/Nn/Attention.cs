@@ -41,7 +41,7 @@ public sealed class Attention : nn.Module<AttentionInput, Tensor>
         _qProj = nn.Linear(dims.HiddenSize, (long)dims.NumHeads * dims.HeadDim, hasBias: dims.AttentionBias, device: device, dtype: dtype);
         _kProj = nn.Linear(dims.HiddenSize, (long)dims.NumKvHeads * dims.HeadDim, hasBias: dims.AttentionBias, device: device, dtype: dtype);
         _vProj = nn.Linear(dims.HiddenSize, (long)dims.NumKvHeads * dims.HeadDim, hasBias: dims.AttentionBias, device: device, dtype: dtype);
-        _oProj = nn.Linear((long)dims.NumHeads * dims.HeadDim, dims.HiddenSize, hasBias: dims.AttentionBias, device: device, dtype: dtype);
+        _oProj = nn.Linear((long)dims.NumHeads * dims.HeadDim, dims.HiddenSize, hasBias: dims.HasOutputBias, device: device, dtype: dtype);
         RegisterComponents();
     }
 

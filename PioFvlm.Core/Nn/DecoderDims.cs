@@ -15,7 +15,8 @@ namespace PioFvlm.Core.Nn;
 /// <param name="VocabSize">Rows of embed_tokens and lm_head.</param>
 /// <param name="MaxPositions">max_position_embeddings (informational; RoPE tables are computed on demand).</param>
 /// <param name="TieWordEmbeddings">lm_head shares embed_tokens' weight.</param>
-/// <param name="AttentionBias">Bias on q_proj, k_proj, v_proj and o_proj (HF LlamaAttention's attention_bias).</param>
+/// <param name="AttentionBias">Bias on q_proj, k_proj and v_proj, and on o_proj unless <see cref="OutputBias"/> says
+/// otherwise (HF LlamaAttention's attention_bias).</param>
 public sealed record DecoderDims(
     int HiddenSize,
     int NumHeads,
@@ -30,6 +31,23 @@ public sealed record DecoderDims(
     bool TieWordEmbeddings,
     bool AttentionBias)
 {
+    /// <summary>Bias on o_proj when it differs from <see cref="AttentionBias"/>: Qwen2 has q/k/v biases but none on
+    /// o_proj (false there). Null: same as AttentionBias (LLaMA's attention_bias covers all four).</summary>
+    public bool? OutputBias { get; init; }
+
+    /// <summary>o_proj's bias as built.</summary>
+    public bool HasOutputBias => OutputBias ?? AttentionBias;
+
+    /// <summary>M-RoPE split of the HeadDim/2 rotary frequencies over the 3 position rows (t, h, w), e.g. (16, 24, 24)
+    /// for Qwen2.5-VL-7B; null for ordinary 1-D RoPE. A value tuple, so the record keeps value equality.</summary>
+    public (int T, int H, int W)? MropeSection { get; init; }
+
+    /// <summary>The section as the array <see cref="RotaryEmbedding"/> takes, or null.</summary>
+    public int[]? MropeSectionArray => MropeSection is { } m ? [m.T, m.H, m.W] : null;
+
+    /// <summary>Rows of the position ids this decoder reads (1, or 3 with M-RoPE).</summary>
+    public int PositionRows => MropeSection is null ? 1 : 3;
+
     /// <summary>Query heads per key/value head.</summary>
     public int GroupSize => NumHeads / NumKvHeads;
 

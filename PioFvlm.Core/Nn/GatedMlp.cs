@@ -5,7 +5,8 @@ using static TorchSharp.torch;
 
 namespace PioFvlm.Core.Nn;
 
-/// <summary>SwiGLU MLP of LLaMA/Mistral/Qwen2: <c>down_proj(silu(gate_proj(x)) * up_proj(x))</c>, no biases.</summary>
+/// <summary>SwiGLU MLP of LLaMA/Mistral/Qwen2: <c>down_proj(silu(gate_proj(x)) * up_proj(x))</c>, no biases by default
+/// (the Qwen2.5-VL vision blocks have biases on all three).</summary>
 public sealed class GatedMlp : nn.Module<Tensor, Tensor>
 {
     [ComponentName(Name = "gate_proj")] private readonly Linear _gateProj;
@@ -16,11 +17,11 @@ public sealed class GatedMlp : nn.Module<Tensor, Tensor>
     public Linear UpProj => _upProj;
     public Linear DownProj => _downProj;
 
-    public GatedMlp(string name, long hiddenSize, long intermediateSize, Device? device = null, ScalarType? dtype = null) : base(name)
+    public GatedMlp(string name, long hiddenSize, long intermediateSize, Device? device = null, ScalarType? dtype = null, bool bias = false) : base(name)
     {
-        _gateProj = nn.Linear(hiddenSize, intermediateSize, hasBias: false, device: device, dtype: dtype);
-        _upProj = nn.Linear(hiddenSize, intermediateSize, hasBias: false, device: device, dtype: dtype);
-        _downProj = nn.Linear(intermediateSize, hiddenSize, hasBias: false, device: device, dtype: dtype);
+        _gateProj = nn.Linear(hiddenSize, intermediateSize, hasBias: bias, device: device, dtype: dtype);
+        _upProj = nn.Linear(hiddenSize, intermediateSize, hasBias: bias, device: device, dtype: dtype);
+        _downProj = nn.Linear(intermediateSize, hiddenSize, hasBias: bias, device: device, dtype: dtype);
         RegisterComponents();
     }
 

@@ -15,7 +15,8 @@ namespace PioFvlm.Core.Pruning;
 /// { "Stages": { "ve": { "Method": "VScan", "Keep": 96 }, "s1": { "Method": "PioFvlm", "AfterLayer": 16, "Keep": 32 } } }
 /// { "Method": "PioFvlm", "Stages": { "s1": { "AfterLayer": 2, "Keep": 200 }, "s2": { "AfterLayer": 8, "Ratio": 0.5 } },
 ///   "Nms": true, "NmsThreshold": 0.8, "Probe": "Cheap", "Window": "Reference", "Positions": "Compact" }</code>
-/// <c>Positions</c> defaults to the method's own policy (<see cref="PruningRegistry.DefaultPositions"/>). The top-level <c>Method</c> (default PioFvlm) applies to stages that name none; <c>PreLlmKeep</c> with a preset
+/// <c>Positions</c> defaults to the method's own policy (<see cref="PruningRegistry.DefaultPositions"/>), or to the
+/// profile's when the family has multi-row positions (Qwen2.5-VL: KeepOriginal). The top-level <c>Method</c> (default PioFvlm) applies to stages that name none; <c>PreLlmKeep</c> with a preset
 /// overrides its pre-LLM budget (VScan, or the top-level Method when that is a pre-LLM one, e.g.
 /// <c>{ "Method": "DivPrune", "PreLlmKeep": 64 }</c>).
 /// </summary>
@@ -71,7 +72,10 @@ public static class PruningConfig
             // Default positions follow the method: the top-level one, else the first intra-LLM stage's (FastV keeps originals).
             string positionsOf = root.TryGetProperty("Method", out _) ? method
                 : specs.FirstOrDefault(sp => sp.Intra is not null)?.Method ?? method;
-            var positions = Enum<PositionPolicy>(root, "Positions", source) ?? PruningRegistry.DefaultPositions(positionsOf);
+            // A family with multi-row (M-RoPE) positions has only one meaning for them after pruning: its own default
+            // (KeepOriginal), whatever the method re-indexes to on LLaVA.
+            var positions = Enum<PositionPolicy>(root, "Positions", source)
+                ?? (profile is { PositionRows: > 1 } ? profile.DefaultPositions : PruningRegistry.DefaultPositions(positionsOf));
             return Build(specs, name, method, settings, positions, source);
         }
     }

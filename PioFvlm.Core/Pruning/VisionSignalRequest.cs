@@ -30,6 +30,10 @@ public sealed record VisionSignalRequest
     /// CDPruner's relevance).</summary>
     public bool InstructionEmbeddings { get; init; }
 
+    /// <summary>Whether the reducer reads the token grid's shape (<see cref="IVisionSignals.GridHeight"/>; Downsample),
+    /// so it must see one grid at a time (one LLaVA-NeXT crop, not the packed image).</summary>
+    public bool Grid { get; init; }
+
     public static VisionSignalRequest None { get; } = new();
 
     /// <summary>An index into <c>attentions</c> of a <paramref name="layers"/>-deep encoder → 0-based layer.</summary>

@@ -32,9 +32,13 @@ public sealed record Qwen25VlTextConfig
 
     public int NumKeyValueGroups => NumAttentionHeads / NumKeyValueHeads;
 
-    /// <summary>The decoder shape (Qwen2 has q/k/v biases: AttentionBias).</summary>
+    /// <summary>The decoder shape: Qwen2 has q/k/v biases but no o_proj bias, and M-RoPE over 3 position rows.</summary>
     public DecoderDims ToDecoderDims() => new(HiddenSize, NumAttentionHeads, NumKeyValueHeads, HeadDim, IntermediateSize,
-        NumHiddenLayers, RmsNormEps, RopeTheta, VocabSize, MaxPositionEmbeddings, TieWordEmbeddings, AttentionBias: true);
+        NumHiddenLayers, RmsNormEps, RopeTheta, VocabSize, MaxPositionEmbeddings, TieWordEmbeddings, AttentionBias: true)
+    {
+        OutputBias = false,
+        MropeSection = (MropeSection[0], MropeSection[1], MropeSection[2]),
+    };
 
     /// <summary>Core sizes are required: HF's class defaults describe the 72B model, a silent trap for a 7B file.</summary>
     internal static Qwen25VlTextConfig Parse(ConfigReader t)

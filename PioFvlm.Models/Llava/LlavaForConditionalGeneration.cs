@@ -82,16 +82,19 @@ public sealed class LlavaForConditionalGeneration : nn.Module
     /// The LLM input embeddings [M, hidden] of the instruction: the prompt's tokens after its first image placeholder,
     /// placeholders excluded (the system preamble before the image is not part of it). Throws when there is none.
     /// </summary>
-    public Tensor InstructionEmbeddings(IReadOnlyList<int> promptIds)
+    public Tensor InstructionEmbeddings(IReadOnlyList<int> promptIds) =>
+        InstructionEmbeddings(promptIds, Architecture.ImageTokenId, _languageModel.Embed, _projector.parameters().First().device);
+
+    /// <summary>The same for any LLaVA-family model: <paramref name="embed"/> maps ids [1, M] or [M] to embeddings.</summary>
+    public static Tensor InstructionEmbeddings(IReadOnlyList<int> promptIds, int imageTokenId, Func<Tensor, Tensor> embed, Device device)
     {
-        int first = promptIds.ToList().IndexOf(Architecture.ImageTokenId);
-        var ids = promptIds.Skip(first + 1).Where(id => id != Architecture.ImageTokenId).Select(id => (long)id).ToArray();
+        int first = promptIds.ToList().IndexOf(imageTokenId);
+        var ids = promptIds.Skip(first + 1).Where(id => id != imageTokenId).Select(id => (long)id).ToArray();
         if (ids.Length == 0)
             throw new ArgumentException($"the prompt ({promptIds.Count} tokens) has no text after its first image placeholder " +
-                                        $"(id {Architecture.ImageTokenId}): an instruction-conditioned reducer needs an instruction");
+                                        $"(id {imageTokenId}): an instruction-conditioned reducer needs an instruction");
         using var _ = NewDisposeScope();
-        var w = _projector.parameters().First();
-        return _languageModel.Embed(tensor(ids, ScalarType.Int64, w.device)).MoveToOuterDisposeScope();
+        return embed(tensor(ids, ScalarType.Int64, device)).MoveToOuterDisposeScope();
     }
 
     /// <summary>Splices one [tokens_i, hidden] block per image into the embedded prompt (see <see cref="ImageFeatureSplicer"/>).</summary>

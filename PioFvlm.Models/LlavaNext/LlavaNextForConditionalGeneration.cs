@@ -113,12 +113,18 @@ public sealed class LlavaNextForConditionalGeneration : nn.Module
     /// indices c·g² + t for per-crop reducers, packed visual-token indices for whole-image ones.
     /// </summary>
     public PreLlmStageResult EncodeImages(Tensor pixelValues, Tensor imageSizes, IPreLlmReducer reducer,
-                                          out IReadOnlyList<IReadOnlyList<VisualSpan>> spans)
+                                          out IReadOnlyList<IReadOnlyList<VisualSpan>> spans, IReadOnlyList<int>? promptIds = null)
     {
         var layouts = Layouts(imageSizes);
         using var scope = NewDisposeScope();
-        var (projected, signals) = LlavaVisionSignals.Compute(_visionTower, _projector, RealCrops(pixelValues, layouts), reducer.Signals);
-        bool perCrop = RunsPerCrop(reducer);
+        var request = reducer.SignalsFor(_visionTower.Dims.Layers);
+        var (projected, signals) = LlavaVisionSignals.Compute(_visionTower, _projector, RealCrops(pixelValues, layouts), request);
+        Tensor? instruction = request.InstructionEmbeddings
+            ? LlavaForConditionalGeneration.InstructionEmbeddings(promptIds ?? throw new ArgumentException(
+                  $"{reducer.GetType().Name} needs the instruction's embeddings, but no prompt ids were given to EncodeImages", nameof(promptIds)),
+                  Architecture.ImageTokenId, _languageModel.Embed, _projector.parameters().First().device)
+            : null;
+        bool perCrop = RunsPerCrop(request);
         var features = new List<Tensor>(layouts.Count);
         var kept = new List<long[]>(layouts.Count);
         var allSpans = new List<IReadOnlyList<VisualSpan>>(layouts.Count);
@@ -139,7 +145,7 @@ public sealed class LlavaNextForConditionalGeneration : nn.Module
                 {
                     var input = projected[first + c];
                     var clock = Stopwatch.StartNew();
-                    var reduced = reducer.Reduce(new VisionStageContext(first + c, input, signals[first + c]))
+                    var reduced = reducer.Reduce(new VisionStageContext(first + c, input, signals[first + c], instruction))
                         .Validate(input.shape[0], input.shape[1], reducer.GetType().Name);
                     reductionMs += clock.Elapsed.TotalMilliseconds;
                     pieces.Add(reduced.Features);
@@ -159,7 +165,7 @@ public sealed class LlavaNextForConditionalGeneration : nn.Module
                 var pool = packed.Spans.SelectMany(s => Enumerable.Range(0, (int)s.Length).Select(k => s.Start + k)).ToArray();
                 var visual = packed.Features.index_select(0, tensor(pool, ScalarType.Int64, packed.Features.device));
                 var clock = Stopwatch.StartNew();
-                var reduced = reducer.Reduce(new VisionStageContext(i, visual, signals[first]))
+                var reduced = reducer.Reduce(new VisionStageContext(i, visual, signals[first], instruction))
                     .Validate(visual.shape[0], visual.shape[1], reducer.GetType().Name);
                 reductionMs += clock.Elapsed.TotalMilliseconds;
                 var (block, blockSpans) = KeepInPackedLayout(packed, pool, reduced, i);
@@ -174,13 +180,11 @@ public sealed class LlavaNextForConditionalGeneration : nn.Module
         return new PreLlmStageResult(features, kept, before, reductionMs);
     }
 
-    /// <summary>Whether <paramref name="reducer"/> runs on each crop (it reads encoder signals, which are per crop) or
-    /// once over the packed image (it reads none).</summary>
-    public static bool RunsPerCrop(IPreLlmReducer reducer)
-    {
-        var r = reducer.Signals;
-        return r.ClsAttentionLayers.Count + r.KeyLayers.Count + r.HiddenStates.Count > 0;
-    }
+    /// <summary>Whether a reducer with this request runs on each crop (it reads encoder signals or the grid shape, which
+    /// are per crop: VScan, VisionZip, HoloV, SCOPE, VisPruner, HiPrune, Downsample) or once over the packed image (it
+    /// reads neither: DivPrune, CDPruner, whose selections are over the whole token set).</summary>
+    public static bool RunsPerCrop(VisionSignalRequest r) =>
+        r.ClsAttentionLayers.Count + r.KeyLayers.Count + r.HiddenStates.Count + r.MeanAttentionLayers.Count > 0 || r.Grid;
 
     /// <summary>A whole-image reduction back in the packed layout when it kept original tokens in ascending order
     /// (newlines of rows with a kept token stay); otherwise its rows as they came, one span, no newlines.</summary>

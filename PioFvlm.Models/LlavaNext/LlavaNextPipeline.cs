@@ -161,7 +161,7 @@ public sealed class LlavaNextPipeline : IVisionLanguageModel
     public KvCache NewCache(long capacity) => KvCache.For(Model.Architecture.Text, 1, capacity, DType, Device);
 
     /// <summary>Tower and projector on every crop, the optional pre-LLM reducer (per crop or per packed image, see
-    /// <see cref="LlavaNextForConditionalGeneration.EncodeImages(Tensor, Tensor, IPreLlmReducer, out IReadOnlyList{IReadOnlyList{VisualSpan}})"/>),
+    /// <see cref="LlavaNextForConditionalGeneration.EncodeImages(Tensor, Tensor, IPreLlmReducer, out IReadOnlyList{IReadOnlyList{VisualSpan}}, IReadOnlyList{int})"/>),
     /// packing and the splice.</summary>
     public VisionStageOutput BuildSequence(VlmInputs inputs, IPreLlmReducer? reducer = null)
     {
@@ -188,7 +188,7 @@ public sealed class LlavaNextPipeline : IVisionLanguageModel
             }
             else
             {
-                using var reduced = Model.EncodeImages(pixels, inputs.ImageSizes!, reducer, out var spans);
+                using var reduced = Model.EncodeImages(pixels, inputs.ImageSizes!, reducer, out var spans, inputs.TokenIds);
                 sequence = ImageFeatureSplicer.Splice(inputs.TokenIds, imageToken, reduced.Features, embed, reduced.Report,
                                                       spans.Select(Scoped).ToList());
             }

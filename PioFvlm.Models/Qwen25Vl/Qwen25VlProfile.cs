@@ -27,7 +27,7 @@ public static class Qwen25VlProfile
     /// <summary>Qwen2.5-VL-7B's decoder (spec qwen25vl-torchsharp.md A1).</summary>
     public static DecoderDims Qwen7B { get; } = new(HiddenSize: 3584, NumHeads: 28, NumKvHeads: 4, HeadDim: 128, IntermediateSize: 18944,
         NumLayers: 28, RmsNormEps: 1e-6, RopeTheta: 1e6, VocabSize: 152064, MaxPositions: 128000,
-        TieWordEmbeddings: false, AttentionBias: true);
+        TieWordEmbeddings: false, AttentionBias: true) { OutputBias = false, MropeSection = (16, 24, 24) };
 
     public static ModelProfile Reference7B { get; } = Create(Qwen7B, SmartResize.Factor,
         "Qwen2.5-VL-7B, 1296 visual tokens (1008×1008 input)");
@@ -87,8 +87,10 @@ public static class Qwen25VlProfile
                 null, null, [Current(1, 0.6003), Current(8, 0.3519), Current(14, 0.1436)]),
             new("pio-refcoco", "reference (test_refcoco.py): the encoder keeps 0.6, then 0.67 of that after layer 14: about 50 %",
                 null, 0.6, [Current(14, 0.67)]),
-            Pio(11, 1 / 9.0), Pio(22, 2 / 9.0), Pio(33, 3 / 9.0),
-            FastV(11, 1 / 9.0), FastV(22, 2 / 9.0), FastV(33, 3 / 9.0),
+            // Ours are derived from the depth: a decoder too shallow for them (the 4-layer test checkpoints) has none,
+            // rather than a profile that cannot be built; the reference's fixed presets stay and fail at validation.
+            .. (layers > at[^1] ? new[] { Pio(11, 1 / 9.0), Pio(22, 2 / 9.0), Pio(33, 3 / 9.0) } : []),
+            .. (layers >= 9 * Llava15AttentionBaselines.FastVLayer ? new[] { FastV(11, 1 / 9.0), FastV(22, 2 / 9.0), FastV(33, 3 / 9.0) } : []),
             SchedulePreset.From("pdrop-official", Llava15AttentionBaselines.PDropOfficial),
         ];
     }

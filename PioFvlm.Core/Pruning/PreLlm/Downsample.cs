@@ -23,7 +23,7 @@ public sealed class Downsample : IPreLlmReducer
         Budget = budget;
     }
 
-    public VisionSignalRequest Signals => VisionSignalRequest.None;
+    public VisionSignalRequest Signals { get; } = new() { Grid = true };
 
     /// <summary>The pooled grid (rows, columns) for an <paramref name="height"/> × <paramref name="width"/> input.</summary>
     public static (int Rows, int Columns) PooledGrid(int height, int width, int budget)

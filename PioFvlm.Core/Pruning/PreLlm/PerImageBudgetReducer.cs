@@ -8,6 +8,7 @@ namespace PioFvlm.Core.Pruning.PreLlm;
 public sealed class PerImageBudgetReducer : IPreLlmReducer
 {
     readonly Func<int, IPreLlmReducer> _create;
+    readonly IPreLlmReducer _probe;
 
     public TokenBudget Budget { get; }
 
@@ -18,10 +19,12 @@ public sealed class PerImageBudgetReducer : IPreLlmReducer
     {
         Budget = budget;
         _create = create;
-        Signals = create(probeCount).Signals;
+        _probe = create(probeCount);
     }
 
-    public VisionSignalRequest Signals { get; }
+    public VisionSignalRequest Signals => _probe.Signals;
+
+    public VisionSignalRequest SignalsFor(int encoderLayers) => _probe.SignalsFor(encoderLayers);
 
     public PreLlmReduction Reduce(VisionStageContext context) =>
         _create(Budget.Resolve(checked((int)context.TokenCount))).Reduce(context);

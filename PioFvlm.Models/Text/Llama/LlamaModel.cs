@@ -40,7 +40,7 @@ public sealed class LlamaModel : nn.Module<TextModelInput, Tensor>
         for (int i = 0; i < dims.NumLayers; i++)
             _layers.Add(new DecoderLayer(i.ToString(System.Globalization.CultureInfo.InvariantCulture), dims, i, device, dtype));
         _norm = new RmsNorm("norm", dims.HiddenSize, dims.RmsNormEps, device, dtype);
-        _rotary = new RotaryEmbedding(dims.HeadDim, dims.RopeTheta);
+        _rotary = new RotaryEmbedding(dims.HeadDim, dims.RopeTheta, dims.MropeSectionArray);
         Layers = new System.Collections.ObjectModel.ReadOnlyCollection<DecoderLayer>(_layers);
         RegisterComponents();
     }
@@ -48,7 +48,7 @@ public sealed class LlamaModel : nn.Module<TextModelInput, Tensor>
     /// <summary>Token embeddings [B, S, hidden] for ids [B, S].</summary>
     public Tensor Embed(Tensor inputIds) => _embedTokens.forward(inputIds);
 
-    /// <summary>RoPE tables for position ids [1, S] in <paramref name="dtype"/> (compute once, pass to several ranges).</summary>
+    /// <summary>RoPE tables for position ids [R, S] (R = 1, or 3 with M-RoPE) in <paramref name="dtype"/> (compute once, pass to several ranges).</summary>
     public RopeTables Rope(Tensor positionIds, ScalarType dtype) => _rotary.Tables(positionIds, dtype);
 
     /// <summary>
