@@ -141,7 +141,11 @@ public sealed class Qwen25VlPipeline : IVisionLanguageModel
         {
             if (inputs.ImageGridThw is null)
                 throw new ArgumentException("Qwen2.5-VL inputs need image_grid_thw beside pixel_values [patches, 1176]");
-            if (reducer is not null) Qwen25VlVisionSignals.Require(reducer);
+            var request = reducer?.SignalsFor(Model.Visual.Depth);
+            if (reducer is not null) Qwen25VlVisionSignals.Require(reducer, request!);
+            Tensor? instruction = request is { InstructionEmbeddings: true }
+                ? Llava.LlavaForConditionalGeneration.InstructionEmbeddings(inputs.TokenIds, Config.ImageTokenId, Model.LanguageModel.Embed, Device)
+                : null;
             grids = Qwen25VlGrid.FromTensor(inputs.ImageGridThw);
             var merged = Model.EncodeImages(pixels.to(Device), grids);
             long start = 0;
@@ -161,7 +165,7 @@ public sealed class Qwen25VlPipeline : IVisionLanguageModel
                     var signals = new Qwen25VlVisionSignals(Model.Visual.Depth, grids[i].MergedHeight(Model.Merge) * grids[i].T,
                                                             grids[i].MergedWidth(Model.Merge), features[i]);
                     var t0 = clock.Elapsed.TotalMilliseconds;
-                    var reduced = reducer.Reduce(new VisionStageContext(i, features[i], signals))
+                    var reduced = reducer.Reduce(new VisionStageContext(i, features[i], signals, instruction))
                         .Validate(features[i].shape[0], features[i].shape[1], reducer.GetType().Name);
                     reductionMs += clock.Elapsed.TotalMilliseconds - t0;
                     features[i] = reduced.Features;

@@ -25,13 +25,12 @@ public sealed class Qwen25VlVisionSignals(int encoderLayers, int gridHeight, int
         new($"Qwen2.5-VL's vision tower has no {what}; this pre-LLM method has no Qwen2.5-VL adaptation");
 
     /// <summary>Throws when <paramref name="reducer"/> asks for a signal this tower cannot give, naming the method.</summary>
-    public static void Require(IPreLlmReducer reducer)
+    public static void Require(IPreLlmReducer reducer, VisionSignalRequest s)
     {
-        var s = reducer.Signals;
-        if (s.ClsAttentionLayers.Count > 0 || s.KeyLayers.Count > 0 || s.HiddenStates.Count > 0)
+        if (s.ClsAttentionLayers.Count > 0 || s.KeyLayers.Count > 0 || s.HiddenStates.Count > 0 || s.MeanAttentionLayers.Count > 0)
             throw new NotSupportedException(
-                $"pre-LLM method {reducer.GetType().Name} needs CLIP-tower signals (CLS attention / keys / hidden states) that " +
+                $"pre-LLM method {reducer.GetType().Name} needs CLIP-tower signals (CLS attention / keys / hidden states / attention maps) that " +
                 "Qwen2.5-VL's CLS-free window-attention tower does not have; no documented adaptation is implemented. " +
-                "Methods that read only the merged tokens (e.g. DivPrune) and every intra-LLM method run on Qwen2.5-VL.");
+                "Methods that read only the merged tokens or grid (DivPrune, CDPruner, Downsample) and every intra-LLM method run on Qwen2.5-VL.");
     }
 }

@@ -182,12 +182,43 @@ public class Qwen25VlPipelineTests
         var result = pipeline.Generate(inputs, new GenerationOptions { MaxNewTokens = 2, SuppressTokens = [Eos] }, plan);
         Assert.That(result.Stats.VisualTokensIn, Is.EqualTo(12));
 
-        foreach (var method in new[] { "VScan", "VisionZip", "SCOPE", "HoloV" })
+        foreach (var method in new[] { "VScan", "VisionZip", "SCOPE", "HoloV", "VisPruner", "HiPrune" })
         {
             var refused = PruningConfig.Parse($$"""{ "Method": "{{method}}", "PreLlmKeep": 6 }""", "test", pipeline.Profile);
             var e = Assert.Throws<NotSupportedException>(() => pipeline.BuildSequence(inputs, refused.PreLlm));
             TestContext.Out.WriteLine($"{method}: {e!.Message}");
             Assert.That(e.Message, Does.Contain("Qwen2.5-VL"));
         }
+    }
+
+    /// <summary>The pre-LLM methods that read only the merged tokens, the grid or the instruction run on Qwen's merged
+    /// grid: each image keeps its budget (Downsample: the pooled grid nearest it) and every output row is finite.</summary>
+    [TestCase("CDPruner", 6)]
+    public void TokenOnlyPreLlmMethodsRunOnTheMergedGrid(string method, int keep)
+    {
+        using var pipeline = Load();
+        using var reference = HfFixtures.Open("qwen25vl", "reference.safetensors");
+        using var inputs = FixtureInputs(reference);
+        using var _ = no_grad();
+        var plan = PruningConfig.Parse($$"""{ "Method": "{{method}}", "PreLlmKeep": {{keep}} }""", "test", pipeline.Profile);
+        var reduced = pipeline.BuildSequence(inputs, plan.PreLlm);
+        using var sequence = reduced.Sequence;
+        TestContext.Out.WriteLine($"{method}: {string.Join(", ", sequence.VisualSpans.Select(s => s.Length))} visual tokens per image");
+        Assert.That(sequence.VisualSpans.Select(s => s.Length), Is.All.EqualTo((long)keep), "per image");
+        Assert.That(sequence.Embeddings.isfinite().all().item<bool>());
+    }
+
+    /// <summary>Downsample's pooled rows stand for no single token, so they have no original M-RoPE position: refused with
+    /// the reason, never given made-up positions.</summary>
+    [Test]
+    public void DownsampleIsRefusedForWantOfOriginalPositions()
+    {
+        using var pipeline = Load();
+        using var reference = HfFixtures.Open("qwen25vl", "reference.safetensors");
+        using var inputs = FixtureInputs(reference);
+        using var _ = no_grad();
+        var plan = PruningConfig.Parse("""{ "Method": "Downsample", "PreLlmKeep": 4 }""", "test", pipeline.Profile);
+        var e = Assert.Throws<NotSupportedException>(() => pipeline.BuildSequence(inputs, plan.PreLlm));
+        Assert.That(e!.Message, Does.Contain("M-RoPE position"));
     }
 }
