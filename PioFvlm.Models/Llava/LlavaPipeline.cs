@@ -64,22 +64,8 @@ public sealed class LlavaPipeline : IVisionLanguageModel
     public static LlavaPipeline FromPretrained(string modelDirectory, LoadOptions? options = null)
     {
         options ??= new LoadOptions();
-        TorchRuntime.EnsureLoaded();
-        var parsed = HfConfigLoader.Load(modelDirectory);
-        if (parsed is not LlavaConfig config)
-            throw new NotSupportedException($"{parsed.SourcePath}: {parsed.Family} models are not implemented yet (LLaVA-1.5 is)");
+        var (config, processorDirectory) = LlavaCheckpointFolder.ReadConfig<LlavaConfig>(modelDirectory, options, "LLaVA-1.5");
         bool research = config.Layout == LlavaLayout.Research;
-        string processorDirectory = modelDirectory;
-        if (research)
-        {
-            string tower = options.VisionTowerPath ?? throw new ArgumentException(
-                $"{config.SourcePath}: a research LLaVA checkpoint has no vision tower; pass the folder of " +
-                $"'{config.VisionTowerName}' as the vision tower path");
-            config = (LlavaConfig)config.WithVisionTower(HfConfigLoader.LoadClipVision(tower));
-            processorDirectory = tower;
-        }
-        if (options.CheckMemory)
-            MemoryGuard.EnsureWeightsFit(ModelSizeEstimator.Estimate(config), options.DType, Path.GetFileName(Path.GetFullPath(modelDirectory)));
 
         var device = torch.device(options.Device);
         var model = new LlavaForConditionalGeneration(LlavaArchitecture.From(config), device, options.DType);
@@ -94,9 +80,7 @@ public sealed class LlavaPipeline : IVisionLanguageModel
             }
             Freeze(model);
             model.LanguageModel.Kernel = options.Attention;
-            var tokenizer = options.RequireTokenizer || TokenizerLoader.HasTokenizer(modelDirectory)
-                ? TokenizerLoader.FromFolder(modelDirectory)
-                : MissingTokenizerFor(modelDirectory, config);
+            var tokenizer = LlavaCheckpointFolder.Tokenizer(modelDirectory, options, config);
             var processor = new ClipImageProcessor(PreprocessorConfig.Load(processorDirectory, config));
             return new LlavaPipeline(config, model, tokenizer, processor);
         }
@@ -106,6 +90,7 @@ public sealed class LlavaPipeline : IVisionLanguageModel
             throw;
         }
     }
+
 
     /// <summary>The stand-in tokenizer of a folder without tokenizer files: special ids and vocabulary size from the config.</summary>
     public static MissingTokenizer MissingTokenizerFor(string folder, LlavaFamilyConfig config) =>

@@ -82,22 +82,8 @@ public sealed class LlavaNextPipeline : IVisionLanguageModel
     public static LlavaNextPipeline FromPretrained(string modelDirectory, LoadOptions? options = null)
     {
         options ??= new LoadOptions();
-        TorchRuntime.EnsureLoaded();
-        var parsed = HfConfigLoader.Load(modelDirectory);
-        if (parsed is not LlavaNextConfig config)
-            throw new ArgumentException($"{parsed.SourcePath}: not a LLaVA-NeXT config ({parsed.Family})");
+        var (config, processorDirectory) = LlavaCheckpointFolder.ReadConfig<LlavaNextConfig>(modelDirectory, options, "LLaVA-NeXT");
         bool research = config.Layout == LlavaLayout.Research;
-        string processorDirectory = modelDirectory;
-        if (research)
-        {
-            string tower = options.VisionTowerPath ?? throw new ArgumentException(
-                $"{config.SourcePath}: a research LLaVA-NeXT checkpoint names its vision tower '{config.VisionTowerName}' without its config; " +
-                "pass that CLIP folder as the vision tower path");
-            config = (LlavaNextConfig)config.WithVisionTower(HfConfigLoader.LoadClipVision(tower));
-            processorDirectory = tower;
-        }
-        if (options.CheckMemory)
-            MemoryGuard.EnsureWeightsFit(ModelSizeEstimator.Estimate(config), options.DType, Path.GetFileName(Path.GetFullPath(modelDirectory)));
 
         var crops = PreprocessorConfig.Load(processorDirectory, config) with { AspectMode = ClipAspectMode.CenterCrop };
         crops = crops with { ShortestEdge = crops.CropHeight };
@@ -109,9 +95,7 @@ public sealed class LlavaNextPipeline : IVisionLanguageModel
             foreach (var p in model.parameters()) p.requires_grad = false;
             model.eval();
             model.LanguageModel.Kernel = options.Attention;
-            var tokenizer = options.RequireTokenizer || TokenizerLoader.HasTokenizer(modelDirectory)
-                ? TokenizerLoader.FromFolder(modelDirectory)
-                : LlavaPipeline.MissingTokenizerFor(modelDirectory, config);
+            var tokenizer = LlavaCheckpointFolder.Tokenizer(modelDirectory, options, config);
             return new LlavaNextPipeline(config, model, tokenizer);
         }
         catch
