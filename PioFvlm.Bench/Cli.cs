@@ -22,6 +22,7 @@ public static class Cli
         new(GenerateCommand.Syntax, "greedy answer of a checkpoint (any implemented family) about one image, with timings", GenerateCommand.Run),
         new(MakeTinyCommand.Syntax, "write a random tiny LLaVA-1.5 model folder", MakeTinyCommand.Run),
         new(Macro.Llava7bPrefill.Syntax, "measure LLaVA-1.5-7B prefill, decode and pruner costs with random weights (scripts/measure_7b_prefill.sh)", Macro.Llava7bPrefill.Run, Hidden: true),
+        new(Macro.Llava7bPrefill.Syntax with { Verb = Macro.Llava7bPrefill.AliasVerb }, "measure-llava-7b-prefill for any family's config (scripts/perf_report_next.sh, perf_report_qwen.sh)", Macro.Llava7bPrefill.Run, Hidden: true),
         new(Macro.LayerCostCurve.Syntax, "wall time of one LLaMA-7B decoder layer against sequence length (scripts/perf_report.sh)", Macro.LayerCostCurve.Run, Hidden: true),
         new(Macro.PerformanceReport.Syntax, "render a measure-llava-7b-prefill run as the performance report (scripts/perf_report.sh)", Macro.PerformanceReport.Run, Hidden: true),
         new(CompareCommand.Syntax, "check a checkpoint against transformers: full-sequence logits and greedy tokens on transformers-style inputs (exit 0 within tolerance, 1 outside, 2 bad input)", CompareCommand.Run),

@@ -18,6 +18,14 @@ public sealed record RandomModelOptions
     /// every code path of a full-size measurement runs in seconds.
     /// </summary>
     public bool TinyWidths { get; init; }
+
+    /// <summary>
+    /// The prompt image's size in pixels (width, height), which decides the visual-token count where the family's
+    /// processor depends on it; null = the family's measurement default (LLaVA-NeXT 672 × 672: 2,928 positions;
+    /// Qwen2.5-VL 1008 × 1008: 1,296 tokens). LLaVA-1.5's processor resizes every image to the tower's square (576
+    /// tokens), so its prompts ignore the size.
+    /// </summary>
+    public (int Width, int Height)? ImageSize { get; init; }
 }
 
 /// <summary>
@@ -26,9 +34,10 @@ public sealed record RandomModelOptions
 /// </summary>
 /// <param name="Model">The model, frozen (eval mode, no weight gradients).</param>
 /// <param name="Parameters">Number of weights.</param>
-/// <param name="Prompt">Inputs of (text tokens, seed): BOS, random text ids and one random image in the family's pixel
-/// layout, with the image after the first 4 text ids (as "USER: &lt;image&gt;\n..." lays it out). Pixels come from torch's
-/// global generator, text ids from <c>new Random(seed)</c>.</param>
+/// <param name="Prompt">Inputs of (text tokens, seed): random text ids and one random image (standard normal pixels of
+/// <see cref="RandomModelOptions.ImageSize"/> in the family's layout, with its image_sizes / image_grid_thw), the image
+/// after the first 4 text ids (as "USER: &lt;image&gt;\n..." lays it out), the ids as the family's own Prepare makes
+/// them. Pixels come from torch's global generator, text ids from <c>new Random(seed)</c>.</param>
 public sealed record RandomModel(IVisionLanguageModel Model, long Parameters, Func<int, int, VlmInputs> Prompt) : IDisposable
 {
     public void Dispose() => Model.Dispose();

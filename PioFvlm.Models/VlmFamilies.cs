@@ -27,12 +27,10 @@ public static class VlmFamilies
             (config, options) => LlavaRandomModel.Build((LlavaConfig)config, options)),
         new(VlmFamily.LlavaNext, "llava_next (LLaVA-NeXT: llava-hf/llava-v1.6-vicuna-7b-hf, llava-v1.6-mistral-7b-hf, research liuhaotian/llava-v1.6-*)",
             (folder, options) => LlavaNext.LlavaNextPipeline.FromPretrained(folder, options),
-            (config, _) => throw new NotSupportedException(
-                $"{config.SourcePath}: random-weight LLaVA-NeXT models for the measurement rig are not built yet (loading checkpoints is)")),
+            (config, options) => LlavaNext.LlavaNextRandomModel.Build((LlavaNextConfig)config, options)),
         new(VlmFamily.Qwen25Vl, "qwen2_5_vl (Qwen2.5-VL: Qwen/Qwen2.5-VL-*-Instruct)",
             (folder, options) => Qwen25Vl.Qwen25VlPipeline.FromPretrained(folder, options),
-            (config, _) => throw new NotSupportedException(
-                $"{config.SourcePath}: random-weight Qwen2.5-VL models for the measurement rig are not built yet (loading checkpoints is)")),
+            (config, options) => Qwen25Vl.Qwen25VlRandomModel.Build((Qwen25VlConfig)config, options)),
     ];
 
     /// <summary>The registration of <paramref name="config"/>'s family.</summary>

@@ -108,7 +108,9 @@ public static class EstimateCommand
         catch (ArgumentException e) { throw new UsageException($"--image {width}x{height}: {e.Message}"); }
     }
 
-    static (int Width, int Height)? ParseImage(string? value)
+    /// <summary>"640x480" (or ×) as (width, height); null stays null.</summary>
+    /// <exception cref="UsageException">Not two positive whole numbers around an x.</exception>
+    internal static (int Width, int Height)? ParseImage(string? value)
     {
         if (value == null) return null;
         var parts = value.ToLowerInvariant().Split('x', '×');

@@ -9,23 +9,34 @@ using static TorchSharp.torch;
 namespace PioFvlm.Bench.Macro;
 
 /// <summary>
-/// Hidden verb <c>measure-llava-7b-prefill [--config FILE] [--smoke] [--dtype D] [--text-tokens N] [--threads N] [--schedules LIST]
-/// [--repeats N] [--decode-tokens N] [--cost-curve] [--curve-points LIST] [--curve-repeats N] [--probe-costs]
-/// [--json FILE] [--force]</c> (run by scripts/perf_report.sh and scripts/measure_7b_prefill.sh): builds LLaVA-1.5-7B
-/// (or the model of any implemented family that --config describes) with random weights in bf16 (--dtype), in memory
-/// (nothing saved or loaded), ONCE, and in that process
+/// Hidden verb <c>measure-llava-7b-prefill</c> (alias <c>measure-prefill</c>) <c>[--config FILE] [--image WxH] [--smoke]
+/// [--dtype D] [--text-tokens N] [--threads N] [--schedules LIST] [--repeats N] [--decode-tokens N] [--cost-curve]
+/// [--curve-points LIST] [--curve-repeats N] [--probe-costs] [--label NAME] [--script NAME] [--json FILE] [--force]</c>
+/// (run by scripts/perf_report.sh, perf_report_next.sh, perf_report_qwen.sh and measure_7b_prefill.sh): builds
+/// LLaVA-1.5-7B (or the model of any implemented family that --config describes: LLaVA-NeXT, Qwen2.5-VL) with random
+/// weights in bf16 (--dtype), in memory (nothing saved or loaded), ONCE, with one random image of --image's size, and
+/// in that process
 /// measures (see <see cref="PrefillRig"/>) the one-layer cost curve on its layer 0, each schedule's image encoding,
 /// prefill (fastest of --repeats) and decode tokens/s through the calls <c>pio-fvlm generate</c> makes, and the
-/// pruner's pieces. --smoke runs the same code at a tiny width (576 visual tokens, 32 layers) in seconds.
-/// Needs about 14.5 GB of free memory at full 7B size in bf16; refuses to start with less unless --force.
+/// pruner's pieces. --smoke runs the same code at a tiny width (same visual-token counts and layer counts) in seconds.
+/// Needs the config's weights plus 10 % of free memory (LLaVA-1.5-7B in bf16: 14.5 GiB); refuses to start with less
+/// unless --force.
 /// </summary>
 public static class Llava7bPrefill
 {
-    const double NeededGiB = 14.5;
+    /// <summary>Memory needed beyond the weights (activations, the cache, the vision stage): 10 % of them, which is
+    /// LLaVA-1.5-7B's measured 14.5 GiB in bf16.</summary>
+    const double Headroom = 1.1;
+
+    /// <summary>The alias verb: the rig is no longer LLaVA-1.5-only.</summary>
+    public const string AliasVerb = "measure-prefill";
 
     public static readonly CommandSyntax Syntax = new("measure-llava-7b-prefill",
     [
         CliOption.Optional("config", "FILE", "the config.json of the model to build with random weights (default: LLaVA-1.5-7B's in configs/)"),
+        CliOption.Optional("image", "WxH", "the prompt image's size, which sets the visual-token count (default: LLaVA-NeXT 672x672, Qwen2.5-VL 1008x1008; LLaVA-1.5 always 576 tokens)"),
+        CliOption.Optional("label", "NAME", "the model's name in the report (default: LLaVA-1.5-7B, or the config's family description)"),
+        CliOption.Optional("script", "NAME", "the script named as the report's generator (default scripts/perf_report.sh)"),
         CliOption.Optional("dtype", "BFloat16|Float16|Float32", "weight and compute dtype (default BFloat16)"),
         CliOption.Flag("smoke", "the same code at a tiny width, in seconds"),
         CliOption.Optional("text-tokens", "N", "text tokens of the prompt (default 60)"),
@@ -38,7 +49,7 @@ public static class Llava7bPrefill
         CliOption.Optional("curve-repeats", "N", "runs per cost-curve point (default 5, smoke 1)"),
         CliOption.Flag("probe-costs", "also measure the pruner's pieces"),
         CliOption.Optional("json", "FILE", "write the measurement as JSON (input of perf-report)"),
-        CliOption.Flag("force", $"run even with less than {NeededGiB} GiB of available memory"),
+        CliOption.Flag("force", "run even with less available memory than the weights plus 10 %"),
     ]);
 
     public static int Run(string[] args)
@@ -66,11 +77,12 @@ public static class Llava7bPrefill
         List<(string Name, Core.Pruning.PruningPlan Plan)> plans;
         try { plans = schedules.Select(n => (ScheduleName(n), PrefillRig.PlanFor(n, Models.ModelProfiles.For(config)))).ToList(); }   // unknown names fail before the build
         catch (Exception e) when (e is ArgumentException or KeyNotFoundException or FileNotFoundException) { throw new UsageException("--schedules: " + e.Message); }
-        var build = new Models.RandomModelOptions { DType = dtype, TinyWidths = smoke };
+        var image = EstimateCommand.ParseImage(a.Value("image"));
+        var build = new Models.RandomModelOptions { DType = dtype, TinyWidths = smoke, ImageSize = image };
 
         double freeGiB = AvailableGiB();
-        double neededGiB = NeededGiB * (dtype == ScalarType.Float32 ? 2 : 1);
-        Console.WriteLine($"available memory {freeGiB:F1} GiB, need about {(smoke ? 0.2 : neededGiB)} GiB");
+        double neededGiB = Models.Configs.ModelSizeEstimator.Estimate(config).Bytes(dtype) * Headroom / 1073741824.0;
+        Console.WriteLine($"available memory {freeGiB:F1} GiB, need about {(smoke ? 0.2 : neededGiB):F1} GiB");
         if (!smoke && freeGiB < neededGiB && !a.Flag("force"))
         {
             Console.Error.WriteLine($"measure-llava-7b-prefill: only {freeGiB:F1} GiB available; refusing (use --force to try anyway)");
@@ -121,8 +133,15 @@ public static class Llava7bPrefill
         long peak = NativePeakRss.Bytes() ?? 0;
         if (a.Value("json") is { } jsonPath)
         {
-            var run = new PerfMeasurement(smoke ? "smoke" : a.Value("config") is null ? "LLaVA-1.5-7B" : rig.Model.Profile.Description, MachineInfo.Current(get_num_threads()), rig.Dims.NumLayers,
-                rig.VisualTokens, textTokens, repeats, curve, rows, pieces, phases, peak);
+            string label = a.Value("label") ?? (a.Value("config") is null ? "LLaVA-1.5-7B" : rig.Model.Profile.Description);
+            var run = new PerfMeasurement(smoke ? "smoke" : label, MachineInfo.Current(get_num_threads()), rig.Dims.NumLayers,
+                rig.VisualTokens, textTokens, repeats, curve, rows, pieces, phases, peak)
+            {
+                Model = label,
+                Image = image is { } size ? $"{size.Width}x{size.Height}" : null,
+                SequenceLength = rig.SequenceLength,
+                Script = a.Value("script"),
+            };
             File.WriteAllText(jsonPath, JsonSerializer.Serialize(run, new JsonSerializerOptions { WriteIndented = true }));
             Console.WriteLine($"wrote {jsonPath}");
         }

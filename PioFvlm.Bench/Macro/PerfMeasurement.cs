@@ -21,7 +21,20 @@ public sealed record PerfMeasurement(
     IReadOnlyList<ScheduleRow> Rows,
     PieceTimes? Pieces,
     IReadOnlyDictionary<string, double> PhaseSeconds,
-    long PeakRssBytes);
+    long PeakRssBytes)
+{
+    /// <summary>The model's name (the smoke run's too, whose <see cref="Shape"/> is "smoke"); null in older files.</summary>
+    public string? Model { get; init; }
+
+    /// <summary>The prompt image's size as "WxH" when one was given (NeXT and Qwen counts depend on it); null = the family default.</summary>
+    public string? Image { get; init; }
+
+    /// <summary>Positions of the unpruned prompt (LLaVA-NeXT's newline rows and Qwen's vision markers included); 0 in older files.</summary>
+    public long SequenceLength { get; init; }
+
+    /// <summary>The script that ran the measurement (null = scripts/perf_report.sh).</summary>
+    public string? Script { get; init; }
+}
 
 /// <summary>One schedule's fastest run of <see cref="PerfMeasurement.Repeats"/>, and its decode afterwards.</summary>
 /// <param name="SequencePerLayer">Positions each decoder layer processed (the speed-of-light input).</param>
@@ -51,6 +64,9 @@ public sealed record ScheduleRow(
 
     /// <summary>Image in, first token's logits out: vision tower, projector, selection, decoder.</summary>
     public double EndToEndMs => EncodeMs + DecoderMs;
+
+    /// <summary>The vision tower and projector (or merger) alone: <see cref="EncodeMs"/> less the pre-LLM selection.</summary>
+    public double VisionMs => EncodeMs - ReduceMs;
 
     /// <summary>All pruning work of the prefill: intra-LLM probes and selections plus the pre-LLM selection.</summary>
     public double PruningWorkMs => PruningMs + ReduceMs;

@@ -49,14 +49,18 @@ public sealed class PrefillRig : IDisposable
 
     public int TextTokens { get; }
 
-    PrefillRig(RandomModel built, VlmInputs inputs, double buildMs, long visualTokens)
+    /// <summary>Positions of the unpruned prompt (visual, text, LLaVA-NeXT's newline rows, Qwen's vision markers).</summary>
+    public long SequenceLength { get; }
+
+    PrefillRig(RandomModel built, VlmInputs inputs, double buildMs, long visualTokens, long sequenceLength, int textTokens)
     {
         _model = built.Model;
         _inputs = inputs;
         BuildMs = buildMs;
         Parameters = built.Parameters;
         VisualTokens = visualTokens;
-        TextTokens = inputs.TokenIds.Count - inputs.ImageCount;
+        SequenceLength = sequenceLength;
+        TextTokens = textTokens;
     }
 
     /// <summary>The process-wide rig of the BenchmarkDotNet macro and cost-curve suites: built on first use, never twice.</summary>
@@ -87,10 +91,11 @@ public sealed class PrefillRig : IDisposable
         try
         {
             var inputs = built.Prompt(textTokens, options.Seed);
-            long visual;
-            using (var vision = built.Model.BuildSequence(inputs).Sequence) visual = vision.VisualTokenCount;
-            log($"built {built.Parameters:N0} parameters in {options.DType} in {buildMs / 1000:F1} s (RSS {NativePeakRss.Text("VmRSS")})");
-            return new PrefillRig(built, inputs, buildMs, visual);
+            long visual, length;
+            using (var vision = built.Model.BuildSequence(inputs).Sequence) (visual, length) = (vision.VisualTokenCount, vision.Length);
+            log($"built {built.Parameters:N0} parameters in {options.DType} in {buildMs / 1000:F1} s (RSS {NativePeakRss.Text("VmRSS")}); " +
+                $"prompt {length} positions, {visual} visual tokens");
+            return new PrefillRig(built, inputs, buildMs, visual, length, textTokens);
         }
         catch
         {
@@ -216,7 +221,7 @@ public sealed class PrefillRig : IDisposable
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var hidden = randn(1, n, Dims.HiddenSize, dtype: _model.DType);
-        var positions = arange(n, dtype: ScalarType.Int64).unsqueeze(0);
+        var positions = arange(n, dtype: ScalarType.Int64).unsqueeze(0).expand(Dims.PositionRows, n);   // M-RoPE: 3 equal rows, as for text
         return Median(repeats, () =>
         {
             using var cache = _model.NewCache(n);

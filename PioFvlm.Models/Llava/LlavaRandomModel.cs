@@ -49,6 +49,15 @@ static class LlavaRandomModel
     /// vocabulary); pixels [1, 3, S, S] standard normal.</summary>
     static VlmInputs Prompt(LlavaArchitecture architecture, int textTokens, int seed)
     {
+        int size = architecture.Vision.ImageSize;
+        return new VlmInputs(PromptIds(architecture, textTokens, seed), randn(1, 3, size, size), imageCount: 1);
+    }
+
+    /// <summary>BOS, 4 text ids, ONE image id (the LLaVA pipelines' Prepare leaves it unexpanded: the splice expands it
+    /// to the image's feature count, reduced or not), the rest of the text; text ids below the image id (llava-hf: the
+    /// base vocabulary). LLaVA-NeXT's random prompts too.</summary>
+    internal static List<int> PromptIds(LlavaArchitecture architecture, int textTokens, int seed)
+    {
         if (textTokens < 5) throw new ArgumentOutOfRangeException(nameof(textTokens), textTokens, "the prompt needs at least 5 text tokens (4 before the image)");
         int vocab = architecture.Text.VocabSize;
         int textIdLimit = architecture.ImageTokenId > 3 ? Math.Min(architecture.ImageTokenId, vocab) : vocab;
@@ -59,7 +68,6 @@ static class LlavaRandomModel
             if (i == 5) ids.Add(architecture.ImageTokenId);
             ids.Add(rng.Next(3, textIdLimit));
         }
-        int size = architecture.Vision.ImageSize;
-        return new VlmInputs(ids, randn(1, 3, size, size), imageCount: 1);
+        return ids;
     }
 }

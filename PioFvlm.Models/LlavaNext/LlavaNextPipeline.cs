@@ -62,6 +62,14 @@ public sealed class LlavaNextPipeline : IVisionLanguageModel
         return new LlavaNextForConditionalGeneration(architecture, processor, device, dtype);
     }
 
+    /// <summary>The per-crop CLIP settings of <paramref name="directory"/>'s preprocessor_config.json (or the tower's size):
+    /// each crop is already S×S, so the resize and centre crop are no-ops.</summary>
+    public static ClipImageProcessorOptions CropOptions(string directory, LlavaNextConfig config)
+    {
+        var crops = PreprocessorConfig.Load(directory, config) with { AspectMode = ClipAspectMode.CenterCrop };
+        return crops with { ShortestEdge = crops.CropHeight };
+    }
+
     /// <summary>Mistral's sliding window is not implemented: a window that could bind is refused, not ignored.</summary>
     static void CheckTextModel(LlavaNextConfig config)
     {
@@ -85,9 +93,7 @@ public sealed class LlavaNextPipeline : IVisionLanguageModel
         var (config, processorDirectory) = LlavaCheckpointFolder.ReadConfig<LlavaNextConfig>(modelDirectory, options, "LLaVA-NeXT");
         bool research = config.Layout == LlavaLayout.Research;
 
-        var crops = PreprocessorConfig.Load(processorDirectory, config) with { AspectMode = ClipAspectMode.CenterCrop };
-        crops = crops with { ShortestEdge = crops.CropHeight };
-        var model = CreateModel(config, crops, torch.device(options.Device), options.DType);
+        var model = CreateModel(config, CropOptions(processorDirectory, config), torch.device(options.Device), options.DType);
         try
         {
             using (var source = OpenWeights(modelDirectory, research, options.VisionTowerPath))
