@@ -118,6 +118,7 @@ public static class GenerateCommand
         w.WriteLine(r.Text);
         w.WriteLine();
         w.WriteLine($"pruning         {plan.Name}");
+        if (plan.Scope is { } scope) w.WriteLine($"pruning scope   {scope}");
         if (s.PreLlm is { } pre)
             w.WriteLine($"pre-LLM         {pre.TokensBefore} -> {pre.TokensAfter} visual tokens (reduction {pre.ReductionMs:F1} ms)");
         foreach (var st in stages)
@@ -140,6 +141,7 @@ public static class GenerateCommand
         {
             ["ok"] = true,
             ["pruning"] = plan.Name,
+            ["scope"] = plan.Scope?.ToString(),
             ["stages"] = new JsonArray(stages.Select(st => (JsonNode)new JsonObject
             {
                 ["after_layer"] = st.AfterLayer, ["visual_before"] = st.VisualBefore, ["visual_after"] = st.VisualAfter,

@@ -133,7 +133,7 @@ public sealed class PrefillRig : IDisposable
         for (int rep = 0; rep < repeats; rep++)
         {
             using var scope = NewDisposeScope();
-            var vision = _model.BuildSequence(_inputs, plan.PreLlm);
+            var vision = _model.BuildSequence(_inputs, plan.PreLlm, plan.Scope);
             using var seq = vision.Sequence;
             using var cache = _model.NewCache(seq.Length + decodeTokens + 1);
             using var prefill = _model.Prefill(seq, cache, plan.Intra, plan.Positions);
@@ -162,7 +162,7 @@ public sealed class PrefillRig : IDisposable
     public DecodeSession StartDecode(PruningPlan plan, int tokens)
     {
         using var noGrad = no_grad();
-        var sequence = _model.BuildSequence(_inputs, plan.PreLlm).Sequence;
+        var sequence = _model.BuildSequence(_inputs, plan.PreLlm, plan.Scope).Sequence;
         var cache = _model.NewCache(sequence.Length + tokens + 1);
         var prefill = _model.Prefill(sequence, cache, plan.Intra, plan.Positions);
         return new DecodeSession(_model.Decoder, sequence, cache, prefill);

@@ -34,8 +34,11 @@ public interface IVisionLanguageModel : IDisposable
     /// (<paramref name="maxNewTokens"/> included).</summary>
     VlmInputs Prepare(string prompt, IReadOnlyList<RgbImage> images, int maxNewTokens = 0);
 
-    /// <summary>Vision tower, projector, the optional pre-LLM reducer, and the splice into the prompt.</summary>
-    VisionStageOutput BuildSequence(VlmInputs inputs, IPreLlmReducer? reducer = null);
+    /// <summary>Vision tower, projector, the optional pre-LLM reducer, and the splice into the prompt.
+    /// <paramref name="pruningScope"/> (a plan's <see cref="PruningPlan.Scope"/>) picks which tokens of an anyres image the
+    /// spans mark as visual; null is the model's own default. A family without a base view refuses
+    /// <see cref="AnyresPruningScope.BaseViewOnly"/> (<see cref="NotSupportedException"/>).</summary>
+    VisionStageOutput BuildSequence(VlmInputs inputs, IPreLlmReducer? reducer = null, AnyresPruningScope? pruningScope = null);
 
     /// <summary>A KV cache for one sequence of up to <paramref name="capacity"/> positions.</summary>
     KvCache NewCache(long capacity);

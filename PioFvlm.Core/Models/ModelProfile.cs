@@ -46,6 +46,10 @@ public sealed record ModelProfile
     /// several images per conversation.</summary>
     public int MaxImages { get; init; } = 1;
 
+    /// <summary>Whether images are anyres blocks with a base view (LLaVA-NeXT), so that a plan may restrict pruning to
+    /// it (<see cref="Pruning.AnyresPruningScope.BaseViewOnly"/>).</summary>
+    public bool HasAnyresBaseView { get; init; }
+
     /// <summary>Whether the vision tower has a CLS token (CLS-attention signals exist).</summary>
     public required bool VisionHasCls { get; init; }
 

@@ -17,7 +17,7 @@ public static class VlmGeneration
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         options.Cancellation.ThrowIfCancellationRequested();
-        var vision = model.BuildSequence(inputs, plan.PreLlm);
+        var vision = model.BuildSequence(inputs, plan.PreLlm, plan.Scope);
         using var sequence = vision.Sequence;
         using var cache = model.NewCache(sequence.Length + options.MaxNewTokens);
         options.Cancellation.ThrowIfCancellationRequested();

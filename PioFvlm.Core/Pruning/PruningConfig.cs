@@ -18,13 +18,15 @@ namespace PioFvlm.Core.Pruning;
 /// <c>Positions</c> defaults to the method's own policy (<see cref="PruningRegistry.DefaultPositions"/>), or to the
 /// profile's when the family has multi-row positions (Qwen2.5-VL: KeepOriginal). The top-level <c>Method</c> (default PioFvlm) applies to stages that name none; <c>PreLlmKeep</c> with a preset
 /// overrides its pre-LLM budget (VScan, or the top-level Method when that is a pre-LLM one, e.g.
-/// <c>{ "Method": "DivPrune", "PreLlmKeep": 64 }</c>).
+/// <c>{ "Method": "DivPrune", "PreLlmKeep": 64 }</c>). <c>"Scope": "BaseViewOnly"</c> restricts pruning to the base
+/// view of a LLaVA-NeXT image, as the reference does (<see cref="AnyresPruningScope"/>); read for a family without a
+/// base view it is refused.
 /// </summary>
 public static class PruningConfig
 {
     const string DefaultPreLlmMethod = "VScan";
     static readonly string[] Keys =
-        ["Method", "Schedule", "PreLlmKeep", "Stages", "Nms", "NmsThreshold", "Probe", "Window", "Fp32Gradient", "Positions", "Seed"];
+        ["Method", "Schedule", "PreLlmKeep", "Stages", "Nms", "NmsThreshold", "Probe", "Window", "Fp32Gradient", "Positions", "Seed", "Scope"];
     static readonly string[] StageKeys = ["Method", "AfterLayer", "Keep", "Ratio", "RatioOf"];
 
     sealed record StageSpec(string Name, string Method, PruningStage? Intra, TokenBudget? PreLlmKeep);
@@ -76,7 +78,13 @@ public static class PruningConfig
             // (KeepOriginal), whatever the method re-indexes to on LLaVA.
             var positions = Enum<PositionPolicy>(root, "Positions", source)
                 ?? (profile is { PositionRows: > 1 } ? profile.DefaultPositions : PruningRegistry.DefaultPositions(positionsOf));
-            return Build(specs, name, method, settings, positions, source);
+            var scope = Enum<AnyresPruningScope>(root, "Scope", source);
+            if (profile is not null)
+            {
+                try { AnyresPruningScopes.CheckSupported(scope, profile); }
+                catch (NotSupportedException e) { throw new FormatException($"{source}: {e.Message}", e); }
+            }
+            return Build(specs, name, method, settings, positions, source) with { Scope = scope };
         }
     }
 

@@ -9,5 +9,10 @@ namespace PioFvlm.Core.Pruning;
 /// </summary>
 public sealed record PruningPlan(string Name, IPreLlmReducer? PreLlm, IPrefillPruner? Intra, PositionPolicy? Positions = null)
 {
+    /// <summary>Which tokens of an anyres (LLaVA-NeXT) image are visual tokens for pruning; null leaves it to the model
+    /// (<c>LlavaNextPipeline.PruningScope</c>, whole image by default). Families without a base view refuse
+    /// <see cref="AnyresPruningScope.BaseViewOnly"/>.</summary>
+    public AnyresPruningScope? Scope { get; init; }
+
     public static PruningPlan None { get; } = new("unpruned", null, null);
 }

@@ -71,7 +71,9 @@ public static class SequenceCut
         }
     }
 
-    /// <summary>Each span shrinks to its kept count and shifts left by the positions removed before it; empty spans go.</summary>
+    /// <summary>Each span shrinks to its kept count and shifts left by the positions removed before it; empty spans go.
+    /// When the span an image_newline follows empties while its row keeps tokens in an earlier span, that span takes
+    /// over <see cref="AnyresOrigin.NewlineAfter"/> (the newline now follows it), so a later cut still finds the row's newline.</summary>
     public static List<VisualSpan> ShrinkSpans(IReadOnlyList<VisualSpan> spans, bool[] keep)
     {
         var keptBefore = new long[keep.Length + 1];
@@ -80,7 +82,11 @@ public static class SequenceCut
         foreach (var span in spans)
         {
             long keptHere = keptBefore[span.End] - keptBefore[span.Start];
-            if (keptHere > 0) result.Add(span with { Start = keptBefore[span.Start], Length = keptHere });
+            if (keptHere > 0)
+                result.Add(span with { Start = keptBefore[span.Start], Length = keptHere });
+            else if (span.Origin is { NewlineAfter: true } origin && result.Count > 0 && result[^1] is var previous &&
+                     previous.ImageIndex == span.ImageIndex && previous.Origin is { } before && before.MapRow == origin.MapRow)
+                result[^1] = previous with { Origin = before with { NewlineAfter = true } };
         }
         return result;
     }

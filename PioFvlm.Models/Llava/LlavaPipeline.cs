@@ -130,10 +130,12 @@ public sealed class LlavaPipeline : IVisionLanguageModel
 
     /// <summary>
     /// Vision tower + projector (+ the optional pre-LLM <paramref name="reducer"/>, per image) + splice: the decoder's
-    /// input sequence, and the vision time in ms (reducer included).
+    /// input sequence, and the vision time in ms (reducer included). A base-view-only <paramref name="pruningScope"/> is refused
+    /// (one 336-px view, no base view).
     /// </summary>
-    public VisionStageOutput BuildSequence(VlmInputs inputs, IPreLlmReducer? reducer = null)
+    public VisionStageOutput BuildSequence(VlmInputs inputs, IPreLlmReducer? reducer = null, AnyresPruningScope? pruningScope = null)
     {
+        AnyresPruningScopes.CheckSupported(pruningScope, Profile);
         CheckPixelLayout(inputs);
         using var _ = no_grad();
         using var scope = NewDisposeScope();

@@ -34,7 +34,8 @@ public sealed class LlavaNextPipeline : IVisionLanguageModel
     public IDecoderStack Decoder => Model.LanguageModel;
     public IReadOnlySet<int> EosIds { get; }
 
-    /// <summary>Which tokens pruning may touch; the whole image by default.</summary>
+    /// <summary>Which tokens pruning may touch when the plan does not say (<see cref="PruningPlan.Scope"/>); the whole
+    /// image by default.</summary>
     public AnyresPruningScope PruningScope { get; set; } = AnyresPruningScope.WholeImage;
 
     public LlavaNextPipeline(LlavaNextConfig config, LlavaNextForConditionalGeneration model, ITokenizer tokenizer)
@@ -152,9 +153,10 @@ public sealed class LlavaNextPipeline : IVisionLanguageModel
 
     /// <summary>Tower and projector on every crop, the optional pre-LLM reducer (per crop or per packed image, see
     /// <see cref="LlavaNextForConditionalGeneration.EncodeImages(Tensor, Tensor, IPreLlmReducer, out IReadOnlyList{IReadOnlyList{VisualSpan}}, IReadOnlyList{int})"/>),
-    /// packing and the splice.</summary>
-    public VisionStageOutput BuildSequence(VlmInputs inputs, IPreLlmReducer? reducer = null)
+    /// packing and the splice. <paramref name="pruningScope"/> (null: <see cref="PruningScope"/>) picks the spans pruning may see.</summary>
+    public VisionStageOutput BuildSequence(VlmInputs inputs, IPreLlmReducer? reducer = null, AnyresPruningScope? pruningScope = null)
     {
+        var visible = pruningScope ?? PruningScope;
         if (inputs.PixelValues is not null && inputs.ImageSizes is null)
             throw new ArgumentException("LLaVA-NeXT needs image_sizes [n, 2] (height, width) beside pixel_values");
         using var _ = no_grad();
@@ -174,13 +176,13 @@ public sealed class LlavaNextPipeline : IVisionLanguageModel
             {
                 var packed = Model.EncodeImages(pixels, inputs.ImageSizes!);
                 sequence = ImageFeatureSplicer.Splice(inputs.TokenIds, imageToken, packed.Select(p => p.Features).ToList(), embed, null,
-                                                      packed.Select(p => Scoped(p.Spans)).ToList());
+                                                      packed.Select(p => Scoped(p.Spans, visible)).ToList());
             }
             else
             {
                 using var reduced = Model.EncodeImages(pixels, inputs.ImageSizes!, reducer, out var spans, inputs.TokenIds);
                 sequence = ImageFeatureSplicer.Splice(inputs.TokenIds, imageToken, reduced.Features, embed, reduced.Report,
-                                                      spans.Select(Scoped).ToList());
+                                                      spans.Select(s => Scoped(s, visible)).ToList());
             }
         }
         sequence.Embeddings.MoveToOuterDisposeScope();
@@ -188,8 +190,8 @@ public sealed class LlavaNextPipeline : IVisionLanguageModel
         return new VisionStageOutput(sequence, clock.Elapsed.TotalMilliseconds, fromTower);
     }
 
-    /// <summary>The spans pruning may see under <see cref="PruningScope"/>.</summary>
-    IReadOnlyList<VisualSpan> Scoped(IReadOnlyList<VisualSpan> spans) => PruningScope == AnyresPruningScope.WholeImage
+    /// <summary>The spans pruning may see under <paramref name="scope"/>.</summary>
+    static IReadOnlyList<VisualSpan> Scoped(IReadOnlyList<VisualSpan> spans, AnyresPruningScope scope) => scope == AnyresPruningScope.WholeImage
         ? spans
         : spans.Where(s => s.Origin is { Crop: 0, MapRow: < 0 }).ToList();
 

@@ -59,6 +59,7 @@ public static class LlavaNextProfile
         Saliency = GradientSaliencyOptions.Llava,
         ImagePlaceholder = LlavaPromptFormat.ImagePlaceholder,
         VisionHasCls = true,
+        HasAnyresBaseView = true,
     };
 
     /// <summary>

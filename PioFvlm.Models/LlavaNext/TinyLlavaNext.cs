@@ -18,9 +18,9 @@ public enum TinyNextText { Vicuna, Mistral }
 /// </summary>
 public static class TinyLlavaNext
 {
-    public static JsonObject ConfigJson(TinyNextText text, ScalarType dtype = ScalarType.Float16)
+    public static JsonObject ConfigJson(TinyNextText text, ScalarType dtype = ScalarType.Float16, int textLayers = 2)
     {
-        var config = TinyLlava.ConfigJson(TinyLlavaLayout.Hf, dtype);
+        var config = TinyLlava.ConfigJson(TinyLlavaLayout.Hf, dtype, textLayers);
         config["architectures"] = new JsonArray("LlavaNextForConditionalGeneration");
         config["model_type"] = "llava_next";
         config["image_grid_pinpoints"] = new JsonArray(new JsonArray(28, 56), new JsonArray(56, 28), new JsonArray(56, 56));
@@ -35,16 +35,19 @@ public static class TinyLlavaNext
         return config;
     }
 
-    public static LlavaNextConfig Config(TinyNextText text) =>
-        (LlavaNextConfig)HfConfigLoader.Parse(ConfigJson(text).ToJsonString(), $"tiny-llava-next ({text})");
+    public static LlavaNextConfig Config(TinyNextText text, int textLayers = 2) =>
+        (LlavaNextConfig)HfConfigLoader.Parse(ConfigJson(text, textLayers: textLayers).ToJsonString(), $"tiny-llava-next ({text})");
 
     /// <summary>The 28-px crop processor options of the tiny CLIP.</summary>
     public static ClipImageProcessorOptions Crops { get; } = new() { ShortestEdge = 28, CropWidth = 28, CropHeight = 28 };
 
-    /// <summary>The random model, frozen, weights rounded through <paramref name="storage"/>.</summary>
-    public static LlavaNextForConditionalGeneration Create(TinyNextText text, int seed = 0, ScalarType storage = ScalarType.Float32)
+    /// <summary>The random model, frozen, weights rounded through <paramref name="storage"/>, computing in
+    /// <paramref name="compute"/> (float64 for tests whose oracle must agree to rounding); 2 decoder layers unless
+    /// <paramref name="textLayers"/> asks for room for more pruning stages.</summary>
+    public static LlavaNextForConditionalGeneration Create(TinyNextText text, int seed = 0, ScalarType storage = ScalarType.Float32,
+                                                           int textLayers = 2, ScalarType compute = ScalarType.Float32)
     {
-        var model = LlavaNextPipeline.CreateModel(Config(text), Crops);
+        var model = LlavaNextPipeline.CreateModel(Config(text, textLayers), Crops, dtype: compute);
         TinyLlava.Randomize(model, seed, storage);
         foreach (var p in model.parameters()) p.requires_grad = false;
         model.eval();

@@ -127,9 +127,11 @@ public sealed class Qwen25VlPipeline : IVisionLanguageModel
 
     public KvCache NewCache(long capacity) => KvCache.For(Model.LanguageModel.Dims, 1, capacity, DType, Device);
 
-    /// <summary>Vision tower and merger, the optional pre-LLM reducer per image, the splice, and 3-row positions.</summary>
-    public VisionStageOutput BuildSequence(VlmInputs inputs, IPreLlmReducer? reducer = null)
+    /// <summary>Vision tower and merger, the optional pre-LLM reducer per image, the splice, and 3-row positions. A
+    /// base-view-only <paramref name="pruningScope"/> is refused (native resolution, no base view).</summary>
+    public VisionStageOutput BuildSequence(VlmInputs inputs, IPreLlmReducer? reducer = null, AnyresPruningScope? pruningScope = null)
     {
+        AnyresPruningScopes.CheckSupported(pruningScope, Profile);
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var clock = Stopwatch.StartNew();

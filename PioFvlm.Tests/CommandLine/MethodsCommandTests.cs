@@ -1,6 +1,7 @@
 using System.Text.Json;
 using PioFvlm.Core.Pruning;
 using PioFvlm.Models.Llava;
+using PioFvlm.Models.LlavaNext;
 
 namespace PioFvlm.Tests.CommandLine;
 
@@ -24,8 +25,10 @@ public class MethodsCommandTests
         string dir = RepoConfigs("pruning");
         var files = Directory.GetFiles(dir, "*.json");
         Assert.That(files, Is.Not.Empty);
+        // next-*.json are LLaVA-NeXT configs (they may restrict pruning to the base view, which LLaVA-1.5 refuses).
         foreach (var file in files)
-            Assert.DoesNotThrow(() => PruningConfig.Load(file, Llava15Profile.Reference7B), file);
+            Assert.DoesNotThrow(() => PruningConfig.Load(file, Path.GetFileName(file).StartsWith("next-", StringComparison.Ordinal)
+                ? LlavaNextProfile.Vicuna7B : Llava15Profile.Reference7B), file);
         var vePlan = PruningConfig.Load(Path.Combine(dir, "vscan-then-pio-11.json"), Llava15Profile.Reference7B);
         Assert.That(vePlan.PreLlm, Is.Not.Null);
         Assert.That(((ScoreThenSelectPruner)vePlan.Intra!).Schedule.Stages.Single().AfterLayer, Is.EqualTo(16));

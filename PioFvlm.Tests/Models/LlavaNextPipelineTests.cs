@@ -98,6 +98,53 @@ public class LlavaNextPipelineTests
     }
 
     [Test]
+    public void APlansScopeOverridesThePipelinesAndOtherFamiliesRefuseIt()
+    {
+        using var dir = new TempDir();
+        using var model = Load(dir, TinyNextText.Vicuna);
+        var image = Image(60, 40);
+        var options = new GenerationOptions { MaxNewTokens = 2 };
+        const string config = """{ "Method": "Random", "Scope": "BaseViewOnly", "Stages": { "s1": { "AfterLayer": 1, "Ratio": 0.5 } } }""";
+        var baseView = model.Generate(image, "Describe it.", options, PruningConfig.Parse(config, "base view", model.Profile));
+        Assert.That((baseView.Stats.VisualTokensIn, baseView.Stats.VisualTokensOut), Is.EqualTo((49L, 24L)), "only the 7x7 base view is visual");
+        var whole = model.Generate(image, "Describe it.", options, PruningConfig.Parse(config.Replace("BaseViewOnly", "WholeImage"), "whole", model.Profile));
+        long visual = ((LlavaNextPipeline)model).Processor.Layout(60, 40).VisualTokens;
+        Assert.That(whole.Stats.VisualTokensIn, Is.EqualTo(visual));
+        ((LlavaNextPipeline)model).PruningScope = AnyresPruningScope.BaseViewOnly;
+        var wholeOverProperty = model.Generate(image, "Describe it.", options, PruningConfig.Parse(config.Replace("BaseViewOnly", "WholeImage"), "whole", model.Profile));
+        Assert.That(wholeOverProperty.Stats.VisualTokensIn, Is.EqualTo(visual), "the plan's scope wins over the pipeline's");
+        var unscoped = model.Generate(image, "Describe it.", options, PruningConfig.Parse(config.Replace("\"Scope\": \"BaseViewOnly\", ", ""), "none", model.Profile));
+        Assert.That(unscoped.Stats.VisualTokensIn, Is.EqualTo(49), "no scope in the plan: the pipeline's");
+
+        // A plan read without a model reaches a LLaVA-1.5 pipeline: refused there, before any pruning.
+        using var llavaDir = new TempDir();
+        using var llava = LlavaTestModels.InMemory(llavaDir);
+        var e = Assert.Throws<NotSupportedException>(() => llava.Generate(image, "Describe it.", options, PruningConfig.Parse(config, "base view")));
+        Assert.That(e!.Message, Does.Contain("Scope 'BaseViewOnly'").And.Contain("llava-1.5 images have no base view"));
+    }
+
+    [Test]
+    public void GenerateTakesTheScopeFromAPruningFile()
+    {
+        using var dir = new TempDir();
+        string model = Path.Combine(dir.Path, "next"), llava = Path.Combine(dir.Path, "llava");
+        Assert.That(CommandLine.CliRunner.Run("make-tiny", "--family", "llava-next", "--out", model, "--tokenizer", Tokenizer).ExitCode, Is.EqualTo(0));
+        Assert.That(CommandLine.CliRunner.Run("make-tiny", "--out", llava, "--tokenizer", Tokenizer).ExitCode, Is.EqualTo(0));
+        string png = LlavaTestModels.WritePng(dir.File("img.png"), 60, 40);
+        string config = dir.File("scope.json");
+        File.WriteAllText(config, """{ "Method": "PioFvlm", "Scope": "BaseViewOnly", "Stages": { "s1": { "AfterLayer": 1, "Keep": 10 } } }""");
+
+        var (rc, stdout, stderr) = CommandLine.CliRunner.Run("generate", "--model", model, "--image", png, "--prompt", "Hi", "--max-new-tokens", "2", "--pruning", config);
+        Assert.That(rc, Is.EqualTo(0), stderr);
+        Assert.That(stdout, Does.Contain("pruning scope   BaseViewOnly"));
+        Assert.That(stdout, Does.Contain("after layer 1   49 -> 10 visual tokens"));
+
+        (rc, _, stderr) = CommandLine.CliRunner.Run("generate", "--model", llava, "--image", png, "--prompt", "Hi", "--pruning", config);
+        Assert.That(rc, Is.EqualTo(1));
+        Assert.That(stderr, Does.Contain($"{config}: Scope 'BaseViewOnly' restricts pruning to the base view").And.Contain("llava-1.5 images have no base view"));
+    }
+
+    [Test]
     public void ANewlineGoesWithItsRowAndStaysWhileTheRowKeepsAToken()
     {
         // 56x42 on the tiny pinpoints: canvas 56x56 (2x2 tiles of 7x7), unpadded map 10x14 (2 rows off top and bottom).

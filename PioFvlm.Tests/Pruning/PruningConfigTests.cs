@@ -117,3 +117,42 @@ public class PruningConfigStageMethodTests
         Assert.That(e.Message, Does.StartWith("t.json: ").And.Contain(fragment));
     }
 }
+
+/// <summary>The top-level "Scope" of a pruning config: carried in the plan for LLaVA-NeXT, refused where it means nothing.</summary>
+public class PruningConfigScopeTests
+{
+    const string BaseView = """{ "Method": "PioFvlm", "Schedule": "pio-bench", "Scope": "BaseViewOnly" }""";
+
+    [Test]
+    public void BaseViewOnlyIsCarriedInThePlanForLlavaNext()
+    {
+        var plan = PruningConfig.Parse(BaseView, "next.json", PioFvlm.Models.LlavaNext.LlavaNextProfile.Vicuna7B);
+        Assert.That(plan.Scope, Is.EqualTo(AnyresPruningScope.BaseViewOnly));
+        Assert.That(((ScoreThenSelectPruner)plan.Intra!).Schedule.Stages.Select(s => s.Keep), Is.EqualTo(new int?[] { 436, 255, 173 }));
+        Assert.That(PruningConfig.Parse("""{ "Scope": "wholeimage" }""", "t.json", PioFvlm.Models.LlavaNext.LlavaNextProfile.Vicuna7B).Scope,
+                    Is.EqualTo(AnyresPruningScope.WholeImage), "names are case-insensitive");
+        Assert.That(PruningConfig.Parse("""{ "Schedule": "pio-11" }""", "t.json", PioFvlm.Models.LlavaNext.LlavaNextProfile.Vicuna7B).Scope,
+                    Is.Null, "no Scope: the model decides");
+    }
+
+    [Test]
+    public void BaseViewOnlyIsRefusedByFamiliesWithoutABaseView()
+    {
+        foreach (var profile in new[] { Llava15Profile.Reference7B, PioFvlm.Models.Qwen25Vl.Qwen25VlProfile.Reference7B })
+        {
+            var e = Assert.Throws<FormatException>(() => PruningConfig.Parse("""{ "Method": "PioFvlm", "Scope": "BaseViewOnly" }""", "cfg.json", profile));
+            Assert.That(e!.Message, Does.StartWith("cfg.json: Scope 'BaseViewOnly'").And.Contain($"{profile.Family} images have no base view"));
+            Assert.That(PruningConfig.Parse("""{ "Scope": "WholeImage" }""", "t.json", profile).Scope, Is.EqualTo(AnyresPruningScope.WholeImage),
+                        "the whole image is every family's meaning");
+        }
+    }
+
+    [Test]
+    public void AnUnknownScopeNamesTheKnownOnes()
+    {
+        var e = Assert.Throws<FormatException>(() => PruningConfig.Parse("""{ "Scope": "Tiles" }""", "s.json"));
+        Assert.That(e!.Message, Is.EqualTo("s.json: Scope = 'Tiles' is not one of WholeImage, BaseViewOnly"));
+        e = Assert.Throws<FormatException>(() => PruningConfig.Parse("""{ "Scope": 1 }""", "s.json"));
+        Assert.That(e!.Message, Does.Contain("Scope must be a string"));
+    }
+}

@@ -21,31 +21,53 @@ internal sealed class FixedScoreScorer(params float[][] perCall) : ISaliencyScor
 }
 
 /// <summary>
-/// Test oracle for the pruner's sequence surgery: replays given kept local indices after given layers on a
-/// single-span sequence with plain slicing and concatenation (written independently of ScoreThenSelectPruner).
+/// Test oracle for the pruner's sequence surgery: replays given kept local indices (into all visual tokens of the
+/// state, spans in sequence order, as <see cref="PruningStageReport.KeptLocalIndices"/>) after given layers with plain
+/// position sets, written independently of ScoreThenSelectPruner and SequenceCut. Anyres rows (LLaVA-NeXT): the spans
+/// of one (image, map row) are one row of the packed grid, and its image_newline is the position right after the row's
+/// last span still present; the newline stays while the row keeps a token and goes with the row otherwise.
 /// </summary>
 internal sealed class ForcedSelectionPruner(IReadOnlyDictionary<int, long[]> keptAfterLayer) : IPrefillPruner
 {
+    /// <summary>Per stage run, in order: how many image_newline positions the oracle removed.</summary>
+    public List<int> NewlinesDropped { get; } = [];
+
     public bool PrunesAfter(int layersDone) => keptAfterLayer.ContainsKey(layersDone);
 
     public PrefillState Prune(PrefillState state, IDecoderStack decoder)
     {
-        Assert.That(state.VisualSpans, Has.Count.EqualTo(1), "the forced-selection oracle handles one span");
-        var span = state.VisualSpans[0];
-        long a = span.Start, n = span.Length, s = state.Length;
-        var kept = keptAfterLayer[state.LayersDone];
+        var visual = state.VisualSpans.SelectMany(Positions).ToArray();
+        var keptPositions = keptAfterLayer[state.LayersDone].Select(k => visual[k]).ToHashSet();
+        var removed = visual.Where(p => !keptPositions.Contains(p)).ToHashSet();
+        int newlines = 0;
+        foreach (var row in state.VisualSpans.Where(s => s.Origin is { MapRow: >= 0 }).GroupBy(s => (s.ImageIndex, s.Origin!.Value.MapRow)))
+            if (!row.SelectMany(Positions).Any(keptPositions.Contains))
+            {
+                removed.Add(row.Max(s => s.End));
+                newlines++;
+            }
+        NewlinesDropped.Add(newlines);
+        var rows = Enumerable.Range(0, (int)state.Length).Select(p => (long)p).Where(p => !removed.Contains(p)).ToArray();
+        var spans = new List<VisualSpan>();
+        foreach (var span in state.VisualSpans)
+        {
+            var keptHere = Positions(span).Where(keptPositions.Contains).ToArray();
+            if (keptHere.Length > 0) spans.Add(span with { Start = Array.IndexOf(rows, keptHere[0]), Length = keptHere.Length });
+        }
         using var scope = NewDisposeScope();
-        var keptPositions = tensor(kept.Select(k => a + k).ToArray(), ScalarType.Int64);
-        Tensor Cut(Tensor t) => cat([t.narrow(1, 0, a), t.index_select(1, keptPositions), t.narrow(1, a + n, s - a - n)], 1);
-        var ids = state.TokenIds.Take((int)a).Concat(kept.Select(k => state.TokenIds[(int)(a + k)])).Concat(state.TokenIds.Skip((int)(a + n))).ToArray();
-        VisualSpan[] spans = kept.Length == 0 ? [] : [new VisualSpan(a, kept.Length, span.ImageIndex)];
+        var index = tensor(rows, ScalarType.Int64);
         return state with
         {
-            Hidden = Cut(state.Hidden).MoveToOuterDisposeScope(),
-            PositionIds = Cut(state.PositionIds).MoveToOuterDisposeScope(),
+            Hidden = state.Hidden.index_select(1, index).MoveToOuterDisposeScope(),
+            PositionIds = state.PositionIds.index_select(1, index).MoveToOuterDisposeScope(),
             VisualSpans = spans,
-            TokenIds = ids,
+            TokenIds = rows.Select(p => state.TokenIds[(int)p]).ToArray(),
         };
+    }
+
+    static IEnumerable<long> Positions(VisualSpan span)
+    {
+        for (long p = span.Start; p < span.End; p++) yield return p;
     }
 }
 
