@@ -154,6 +154,10 @@ public sealed class Qwen25VlPipeline : IVisionLanguageModel
             if (reducer is not null)
             {
                 kept = [];
+                // CDPruner-style reducers condition on the instruction: the prompt's text after its first image pad.
+                Tensor? instruction = reducer.Signals.InstructionEmbeddings
+                    ? Llava.LlavaForConditionalGeneration.InstructionEmbeddings(inputs.TokenIds, Config.ImageTokenId, Model.LanguageModel.Embed, Device)
+                    : null;
                 double reductionMs = 0;
                 long before = start;
                 for (int i = 0; i < features.Count; i++)
@@ -161,9 +165,10 @@ public sealed class Qwen25VlPipeline : IVisionLanguageModel
                     var signals = new Qwen25VlVisionSignals(Model.Visual.Depth, grids[i].MergedHeight(Model.Merge) * grids[i].T,
                                                             grids[i].MergedWidth(Model.Merge), features[i]);
                     var t0 = clock.Elapsed.TotalMilliseconds;
-                    var reduced = reducer.Reduce(new VisionStageContext(i, features[i], signals))
+                    var reduced = reducer.Reduce(new VisionStageContext(i, features[i], signals, instruction))
                         .Validate(features[i].shape[0], features[i].shape[1], reducer.GetType().Name);
                     reductionMs += clock.Elapsed.TotalMilliseconds - t0;
+                    Qwen25VlVisionSignals.RequireOriginalRows(reducer, i, reduced.KeptIndices);
                     features[i] = reduced.Features;
                     kept.Add(reduced.KeptIndices);
                 }

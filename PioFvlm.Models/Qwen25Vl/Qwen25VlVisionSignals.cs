@@ -28,10 +28,22 @@ public sealed class Qwen25VlVisionSignals(int encoderLayers, int gridHeight, int
     public static void Require(IPreLlmReducer reducer)
     {
         var s = reducer.Signals;
-        if (s.ClsAttentionLayers.Count > 0 || s.KeyLayers.Count > 0 || s.HiddenStates.Count > 0)
+        if (s.ClsAttentionLayers.Count > 0 || s.KeyLayers.Count > 0 || s.HiddenStates.Count > 0 || s.MeanAttentionLayers.Count > 0)
             throw new NotSupportedException(
-                $"pre-LLM method {reducer.GetType().Name} needs CLIP-tower signals (CLS attention / keys / hidden states) that " +
+                $"pre-LLM method {reducer.GetType().Name} needs CLIP-tower signals (CLS attention / keys / hidden states / " +
+                "received attention) that " +
                 "Qwen2.5-VL's CLS-free window-attention tower does not have; no documented adaptation is implemented. " +
                 "Methods that read only the merged tokens (e.g. DivPrune) and every intra-LLM method run on Qwen2.5-VL.");
+    }
+
+    /// <summary>Throws when a reducer returned merged rows (kept index -1): each decoder token of Qwen2.5-VL sits at one
+    /// original token's (t, h, w), and a row pooled from several tokens has none.</summary>
+    public static void RequireOriginalRows(IPreLlmReducer reducer, int image, IReadOnlyList<long> kept)
+    {
+        if (kept.Any(k => k < 0))
+            throw new NotSupportedException(
+                $"pre-LLM method {reducer.GetType().Name} returned merged rows for image {image} (kept index -1); Qwen2.5-VL places " +
+                "every visual token at one original token's M-RoPE position (t, h, w) and a merged row has none; no documented " +
+                "adaptation is implemented");
     }
 }
