@@ -2,6 +2,7 @@ using System.Globalization;
 using PioFvlm.Core.Runtime;
 using PioFvlm.Models.Llava;
 using PioFvlm.Models.LlavaNext;
+using PioFvlm.Models.Qwen25Vl;
 using static TorchSharp.torch;
 
 namespace PioFvlm.Bench.Commands;
@@ -10,14 +11,15 @@ namespace PioFvlm.Bench.Commands;
 /// <c>pio-fvlm make-tiny --out DIR [--layout hf|modern|research] [--seed N] [--dtype F16|F32] [--shards N]
 /// [--tokenizer DIR]</c>: writes a random tiny LLaVA-1.5 model folder (<see cref="TinyLlava"/>). The LLaMA-2 tokenizer
 /// is copied from <c>--tokenizer</c>, else from the repository's test data or bundled tiny model when found above the
-/// working directory. The research layout also writes the CLIP folder next to DIR, as DIR-clip.
+/// working directory. The research layout also writes the CLIP folder next to DIR, as DIR-clip. <c>--family qwen2.5-vl</c>
+/// writes <see cref="TinyQwen25Vl"/> with its own tiny byte-level tokenizer (no <c>--tokenizer</c>).
 /// </summary>
 public static class MakeTinyCommand
 {
     public static readonly CommandSyntax Syntax = new("make-tiny",
     [
         CliOption.Require("out", "DIR", "the model folder to write"),
-        CliOption.Optional("family", "llava|llava-next|llava-next-mistral", "model family (default llava = LLaVA-1.5; the NeXT ones are hf layout only, Vicuna or Mistral text model)"),
+        CliOption.Optional("family", "llava|llava-next|llava-next-mistral|qwen2.5-vl", "model family (default llava = LLaVA-1.5; the others are hf layout only: NeXT with a Vicuna or Mistral text model, Qwen2.5-VL with its own tiny tokenizer)"),
         CliOption.Optional("layout", "hf|modern|research", "checkpoint layout (default hf; research also writes DIR-clip)"),
         CliOption.Optional("seed", "N", "weight seed (default 0)"),
         CliOption.Optional("dtype", "F16|F32", "weight dtype (default F16)"),
@@ -26,6 +28,8 @@ public static class MakeTinyCommand
     ]);
 
     static string Usage => Syntax.Usage;
+
+    const string TinyFamilyQwen = "qwen2.5-vl";
 
     /// <summary>Where a LLaMA-2 tokenizer.json is found, relative to the repository root, in order.</summary>
     static readonly string[] TokenizerCandidates = ["PioFvlm.Tests/TestData/tokenizers/llama2", "configs/models/tiny-llava"];
@@ -52,6 +56,15 @@ public static class MakeTinyCommand
             "BF16" or "BFloat16" => ScalarType.BFloat16,
             var v => throw new UsageException($"--dtype must be F16 or F32, got '{v}'"),
         };
+        if (a.Value("family") == TinyFamilyQwen)
+        {
+            if (layout != TinyLlavaLayout.Hf || shards != 1 || a.Value("tokenizer") != null)
+                throw new UsageException("--family qwen2.5-vl writes the hf layout in one file with its own tokenizer (no --layout, --shards, --tokenizer)");
+            TorchRuntime.EnsureLoaded();
+            TinyQwen25Vl.Write(output, seed, dtype);
+            Console.WriteLine($"wrote tiny Qwen2.5-VL (seed {seed}, {dtype}) to {output}");
+            return 0;
+        }
         string? tokenizer = a.Value("tokenizer") ?? FindTokenizer();
         if (tokenizer == null)
         {
@@ -74,7 +87,7 @@ public static class MakeTinyCommand
             return 0;
         }
         if (a.Value("family") is not (null or "llava"))
-            throw new UsageException($"--family must be llava, llava-next or llava-next-mistral, got '{a.Value("family")}'");
+            throw new UsageException($"--family must be llava, llava-next, llava-next-mistral or qwen2.5-vl, got '{a.Value("family")}'");
         var folders = TinyLlava.Write(output, new TinyLlavaOptions
         {
             Layout = layout, Seed = seed, DType = dtype, Shards = shards, TokenizerDirectory = tokenizer,

@@ -145,6 +145,7 @@ public sealed class Qwen25VlPipeline : IVisionLanguageModel
                 throw new ArgumentException("Qwen2.5-VL inputs need image_grid_thw beside pixel_values [patches, 1176]");
             var request = reducer?.SignalsFor(Model.Visual.Depth);
             if (reducer is not null) Qwen25VlVisionSignals.Require(reducer, request!);
+            // CDPruner-style reducers condition on the instruction: the prompt's text after its first image pad.
             Tensor? instruction = request is { InstructionEmbeddings: true }
                 ? Llava.LlavaForConditionalGeneration.InstructionEmbeddings(inputs.TokenIds, Config.ImageTokenId, Model.LanguageModel.Embed, Device)
                 : null;
@@ -170,6 +171,7 @@ public sealed class Qwen25VlPipeline : IVisionLanguageModel
                     var reduced = reducer.Reduce(new VisionStageContext(i, features[i], signals, instruction))
                         .Validate(features[i].shape[0], features[i].shape[1], reducer.GetType().Name);
                     reductionMs += clock.Elapsed.TotalMilliseconds - t0;
+                    Qwen25VlVisionSignals.RequireOriginalRows(reducer, i, reduced.KeptIndices);
                     features[i] = reduced.Features;
                     kept.Add(reduced.KeptIndices);
                 }

@@ -33,4 +33,15 @@ public sealed class Qwen25VlVisionSignals(int encoderLayers, int gridHeight, int
                 "Qwen2.5-VL's CLS-free window-attention tower does not have; no documented adaptation is implemented. " +
                 "Methods that read only the merged tokens or grid (DivPrune, CDPruner, Downsample) and every intra-LLM method run on Qwen2.5-VL.");
     }
+
+    /// <summary>Throws when a reducer returned merged rows (kept index -1): each decoder token of Qwen2.5-VL sits at one
+    /// original token's (t, h, w), and a row pooled from several tokens has none.</summary>
+    public static void RequireOriginalRows(IPreLlmReducer reducer, int image, IReadOnlyList<long> kept)
+    {
+        if (kept.Any(k => k < 0))
+            throw new NotSupportedException(
+                $"pre-LLM method {reducer.GetType().Name} returned merged rows for image {image} (kept index -1); Qwen2.5-VL places " +
+                "every visual token at one original token's M-RoPE position (t, h, w) and a merged row has none; no documented " +
+                "adaptation is implemented");
+    }
 }

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace PioFvlm.Tests.CommandLine;
 
 /// <summary>
-/// <c>pio-fvlm compare</c> on the committed LLaVA-1.5 transformers fixture (scripts/hf_parity): the fixture's
+/// <c>pio-fvlm compare</c> on the committed LLaVA-1.5, LLaVA-NeXT and Qwen2.5-VL transformers fixtures (scripts/hf_parity): the fixture's
 /// reference file holds both the inputs (input_ids, pixel_values) and the reference outputs (logits, gen_tokens).
 /// </summary>
 [NonParallelizable]
@@ -36,6 +36,30 @@ public class CompareCommandTests
         TestContext.Out.WriteLine(stdout + stderr);
         Assert.That(rc, Is.EqualTo(0), stderr);
         Assert.That(stdout, Does.Contain("family          llava-next").And.Contain("equal (8 tokens)").And.Contain("result          match"));
+    }
+
+    /// <summary>The Qwen2.5-VL fixture (two images, image_grid_thw among the inputs) and its text-only prompt.</summary>
+    [TestCase("reference.safetensors")]
+    [TestCase("reference_text_only.safetensors")]
+    public void TheQwen25VlFixtureMatchesTransformers(string file)
+    {
+        string dir = Path.Combine(TestContext.CurrentContext.TestDirectory, "TestData", "hf_parity", "qwen25vl");
+        string reference = Path.Combine(dir, file);
+        var (rc, stdout, stderr) = CliRunner.Run("compare", "--model", dir, "--inputs", reference, "--reference", reference,
+                                                 "--greedy", "8", "--suppress-eos");
+        TestContext.Out.WriteLine(stdout + stderr);
+        Assert.That(rc, Is.EqualTo(0), stderr);
+        Assert.That(stdout, Does.Contain("family          qwen2.5-vl").And.Contain("equal (8 tokens)").And.Contain("result          match"));
+    }
+
+    [Test]
+    public void TheQwenBatchOfTwoIsRefusedByName()
+    {
+        string dir = Path.Combine(TestContext.CurrentContext.TestDirectory, "TestData", "hf_parity", "qwen25vl");
+        string reference = Path.Combine(dir, "reference_batch_padded.safetensors");
+        var (rc, _, stderr) = CliRunner.Run("compare", "--model", dir, "--inputs", reference, "--reference", reference);
+        Assert.That(rc, Is.EqualTo(2));
+        Assert.That(stderr, Does.Contain("reference_batch_padded.safetensors").And.Contain("input_ids must be [1, S]").And.Contain("[2, 73]"));
     }
 
     [Test]

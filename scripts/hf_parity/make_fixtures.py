@@ -1221,8 +1221,86 @@ def qwen_family(out_dir: Path, device: str) -> None:
             add_generation(model, inputs, QWEN_EOS, QWEN_PAD, out, prefix)
             name = "reference.safetensors" if case == "main" else f"reference_{case}.safetensors"
             write_tensors(fdir / name, out, {"family": family, "case": case})
+            if case == "main":
+                qwen_pruned(model, lm, inputs, out, fdir, f"{family}.pruned_every3")
         except Exception as exc:  # noqa: BLE001
             REPORT.error(prefix, exc)
+
+
+QWEN_PRUNED_NEW_TOKENS = 4
+QWEN_PRUNED_STRIDE = 3
+
+
+def qwen_lm_run(model: nn.Module, lm: nn.Module, embeds: torch.Tensor, position_ids: torch.Tensor, first_token_pos: int,
+                steps: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The text model on given embeddings with EXPLICIT 3-row positions [3, 1, N] (no get_rope_index), then a hand-written
+    greedy decode through a DynamicCache, new token i at position first_token_pos + i on all three rows.
+    Returns (prefill logits [1, N, V], tokens [1, steps], raw step logits [1, steps, V]; EOS suppressed in the argmax)."""
+    DynamicCache = import_first([("transformers", "DynamicCache"), ("transformers.cache_utils", "DynamicCache")],
+                                "qwen25vl.dynamic_cache")
+    try:
+        cache = DynamicCache(config=lm.config)
+    except TypeError:
+        cache = DynamicCache()
+    n = embeds.shape[1]
+    with torch.no_grad():
+        res = lm(inputs_embeds=embeds, position_ids=position_ids, attention_mask=torch.ones(1, n, dtype=torch.long, device=embeds.device),
+                 past_key_values=cache, use_cache=True)
+        logits = model.lm_head(res.last_hidden_state)
+        step = logits[:, -1, :].float()
+        tokens, step_logits = [], []
+        for i in range(steps):
+            masked = step.clone()
+            masked[:, QWEN_EOS] = float("-inf")
+            nxt = masked.argmax(dim=-1)
+            tokens.append(nxt)
+            step_logits.append(step)
+            if i + 1 == steps:
+                break
+            emb = lm.embed_tokens(nxt[:, None])
+            pos = torch.full((3, 1, 1), first_token_pos + i, dtype=torch.long, device=embeds.device)
+            mask = torch.ones(1, n + i + 1, dtype=torch.long, device=embeds.device)
+            res = lm(inputs_embeds=emb, position_ids=pos, attention_mask=mask, past_key_values=res.past_key_values, use_cache=True)
+            step = model.lm_head(res.last_hidden_state)[:, -1, :].float()
+    return logits, torch.stack(tokens, dim=1), torch.stack(step_logits, dim=1)
+
+
+def qwen_pruned(model: nn.Module, lm: nn.Module, inputs: dict[str, torch.Tensor], main: dict[str, Any], fdir: Path,
+                prefix: str) -> None:
+    """Pruned positions against transformers: only every 3rd visual token of each image (token j kept when j % 3 == 0)
+    and every text token enter the text model, each with its ORIGINAL get_rope_index (t, h, w) passed explicitly, and
+    decoding continues at max(original positions) + 1, as the unpruned prompt would."""
+    try:
+        ids = inputs["input_ids"][0].tolist()
+        kept, j = [], 0
+        for col, tok in enumerate(ids):
+            if tok != QWEN_IMAGE:
+                kept.append(col)
+                j = 0
+                continue
+            if j % QWEN_PRUNED_STRIDE == 0:
+                kept.append(col)
+            j += 1
+        cols = torch.tensor(kept, dtype=torch.long, device=inputs["input_ids"].device)
+        embeds = main["inputs_embeds"].to(cols.device)
+        positions = main["position_ids"].to(cols.device)            # [3, 1, S] from get_rope_index
+        nxt = int(positions.max()) + 1
+        # The explicit-position path is checked first on the whole prompt against the model's own forward.
+        full_logits, _, full_steps = qwen_lm_run(model, lm, embeds, positions, nxt, 1)
+        diff = max_abs_diff(full_logits, main["logits"])
+        REPORT.check(f"{prefix}.explicit_positions_unpruned_vs_model_forward_max_abs_diff", diff, ok=diff < 1e-5)
+        kept_pos = positions[:, :, cols]
+        logits, tokens, steps = qwen_lm_run(model, lm, embeds[:, cols], kept_pos, nxt, QWEN_PRUNED_NEW_TOKENS)
+        # pixel_values stay in reference.safetensors (same inputs); ids and grids are repeated to tie the two files.
+        out = {k: main[k] for k in ("input_ids", "image_grid_thw", "position_ids")}
+        out.update({"kept_columns": cols, "kept_position_ids": kept_pos, "kept_inputs_embeds": embeds[:, cols],
+                    "decode_position_start": torch.tensor([nxt]), "logits": logits, "gen_tokens": tokens,
+                    "gen_step_logits": steps, "gen_top2_margin": top2_margin(steps, QWEN_EOS)})
+        REPORT.check(f"{prefix}.kept_tokens", len(kept))
+        REPORT.check(f"{prefix}.gen_tokens", tokens.cpu().tolist())
+        write_tensors(fdir / "reference_pruned_every3.safetensors", out, {"family": "qwen25vl", "case": "pruned_every3"})
+    except Exception as exc:  # noqa: BLE001
+        REPORT.error(prefix, exc)
 
 
 # ---------------------------------------------------------------------------------------------------------------

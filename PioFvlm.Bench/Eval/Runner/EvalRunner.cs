@@ -17,6 +17,9 @@ public sealed record EvalRunResult(IReadOnlyList<EvalReportRow> Rows, IReadOnlyD
 /// <c>OUT/METHOD/answers[.shard-i-of-n].jsonl</c>, resuming what a previous run of the same config left; then writes
 /// <c>OUT/report[.shard-i-of-n].md|.csv</c>, <c>resolved-config…json</c> and <c>versions…json</c>. Everything that
 /// can fail without the weights (questions, images, a resume under another config) fails before they are loaded.
+/// A method the model refuses (<see cref="NotSupportedException"/>, e.g. a CLS-based encoder method on Qwen2.5-VL)
+/// stops at its first question: its message goes to stderr and to <c>OUT/METHOD/refused[.shard-i-of-n].txt</c>, the
+/// report shows it in the method's row, and the other methods run.
 /// </summary>
 public static class EvalRunner
 {
@@ -50,7 +53,9 @@ public static class EvalRunner
             var selected = questions.Select(q => q.QuestionId).ToHashSet();
             var answers = files.Select(f => (f.Method.Name, (IReadOnlyList<AnswerRecord>)AnswerFile.Read(f.File.Path)
                                                 .Where(a => selected.Contains(a.QuestionId)).ToList())).ToList();
-            var rows = EvalReport.Rows(answers, questions, Scorer(run));
+            var refusals = files.Select(f => RefusalPath(f.File.Path)).Where(File.Exists)
+                .ToDictionary(p => Path.GetFileName(Path.GetDirectoryName(p)!), File.ReadAllText);
+            var rows = EvalReport.Rows(answers, questions, Scorer(run), refusals);
             string md = Path.Combine(outDir, $"report{suffix}.md"), csv = Path.Combine(outDir, $"report{suffix}.csv");
             string title = $"{Path.GetFileName(run.Model.Path)} on {Path.GetFileName(run.Eval.Dataset)} ({questions.Count} questions{(suffix.Length > 0 ? $", shard {shardIndex}/{shardCount}" : "")})";
             AtomicFile.WriteAllText(md, EvalReport.Markdown(rows, title));
@@ -63,6 +68,11 @@ public static class EvalRunner
             foreach (var (_, f) in files) f.Dispose();
         }
     }
+
+    /// <summary>Where a method's refusal is written: beside its answers file, <c>refused[.shard-i-of-n].txt</c>.</summary>
+    public static string RefusalPath(string answersPath) =>
+        Path.Combine(Path.GetDirectoryName(answersPath)!, Path.GetFileName(answersPath).Replace("answers", "refused", StringComparison.Ordinal)
+            .Replace(".jsonl", ".txt", StringComparison.Ordinal));
 
     /// <summary>The configured benchmark scorer's headline metric, or null for the simple answer match.</summary>
     static Func<IReadOnlyList<AnswerRecord>, double?>? Scorer(RunOptions run)
@@ -103,12 +113,26 @@ public static class EvalRunner
         foreach (var (method, file) in files)
         {
             int matched = 0, judged = 0;   // running score against the question file's answer/label, when it has one
+            string refusal = RefusalPath(file.Path);
+            File.Delete(refusal);   // a refusal of an earlier run is retried, and forgotten when the method now runs
             foreach (var q in questions)
             {
                 if (file.Answered.Contains(q.QuestionId)) continue;
                 var images = q.ImagePath is null ? Array.Empty<RgbImage>() : [ImageDecoder.Decode(q.ImagePath)];
                 using var inputs = model.Prepare(model.FormatPrompt(q.Text, images.Length), images, options.MaxNewTokens);
-                var result = model.Generate(inputs, options, method.Plan);
+                GenerationResult result;
+                try { result = model.Generate(inputs, options, method.Plan); }
+                catch (NotSupportedException e)
+                {
+                    // The method cannot run on this model (e.g. a CLS-attention method on a CLS-free tower): the run goes
+                    // on with the other methods, and the report names the refusal instead of a score.
+                    string message = $"{method.Name} refused on {Path.GetFileName(run.Model.Path)} ({model.Profile.Family}): {e.Message}";
+                    AtomicFile.WriteAllText(refusal, message);
+                    Console.Error.WriteLine($"pio-fvlm eval: {message}");
+                    done += questions.Count(x => !file.Answered.Contains(x.QuestionId)) - 1;
+                    progress.Report(++done, method.Name, null);
+                    break;
+                }
                 var metadata = SampleMetrics.From(result.Stats, method.Plan, model.Profile.Text).ToMetadata();
                 metadata["method"] = method.Name;
                 file.Write(new AnswerRecord(q.QuestionId, q.Text, result.Text, Guid.NewGuid().ToString("N")[..22], modelId, metadata));
