@@ -31,9 +31,10 @@ public sealed class Qwen25VlForConditionalGeneration : nn.Module
     {
         Config = config;
         _visual = new Qwen25VlVisionTransformer("visual", config.Vision, device);
-        _languageModel = Qwen2Decoder.Create("language_model", config.Text, device);
+        // The decoder is created in its dtype directly: a 7B decoder made in fp32 first would need twice the memory.
+        _languageModel = Qwen2Decoder.Create("language_model", config.Text, device, dtype);
         RegisterComponents();
-        if (dtype != ScalarType.Float32) this.to(dtype);
+        if (dtype != ScalarType.Float32) _visual.to(dtype);
     }
 
     /// <summary>pixel_values [Np, 1176] + grids → merged image tokens [Σ tokens, hidden] in prompt order.</summary>
