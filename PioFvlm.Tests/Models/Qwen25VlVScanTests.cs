@@ -98,7 +98,7 @@ public class Qwen25VlVScanTests
         int limit = (int)Math.Ceiling(keep / (double)windows);
         var counter = new int[h, w];
         var order = Enumerable.Range(0, scores.Length).ToArray();
-        Array.Sort(order, (a, b) => scores[b].CompareTo(scores[a]));
+        Array.Sort(order, (a, b) => scores[b] != scores[a] ? scores[b].CompareTo(scores[a]) : a.CompareTo(b));   // ties: lower index
         var result = new List<long>();
         foreach (int index in order)
         {
