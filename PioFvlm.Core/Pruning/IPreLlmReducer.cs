@@ -16,6 +16,13 @@ public interface IPreLlmReducer
     /// where the layers a method reads depend on the encoder's depth (HiPrune's object layer); default <see cref="Signals"/>.</summary>
     VisionSignalRequest SignalsFor(int encoderLayers) => Signals;
 
+    /// <summary>The signals for <paramref name="tower"/>; the model asks this one. Override where a method reads other
+    /// signals on a CLS-free tower (VScan's Qwen2.5-VL rule); default <see cref="SignalsFor(int)"/> with its depth.</summary>
+    VisionSignalRequest SignalsFor(VisionTowerInfo tower) => SignalsFor(tower.Layers);
+
+    /// <summary>The method's name in messages (a wrapper such as <see cref="PreLlm.PerImageBudgetReducer"/> names what it wraps).</summary>
+    string MethodName => GetType().Name;
+
     /// <summary>
     /// Reduces one image's projected features. The returned tensors must be new (or views the caller may keep);
     /// the caller disposes the context's tensors after the call. Must not modify the context's tensors in place.

@@ -34,6 +34,16 @@ public interface IVisionSignals
     Tensor MeanAttention(int layer) =>
         throw new NotSupportedException($"{GetType().Name} does not compute the mean (received) attention of vision layer {layer}");
 
+    /// <summary>Received attention per LLM token of full-attention layer <paramref name="layer"/> on a CLS-free tower
+    /// (<see cref="VisionSignalRequest.ReceivedAttentionLayers"/>): per head, softmax(Q · Kᵀ / √d) of the image's patches
+    /// averaged over all query rows, then over the patches each token merges: [heads, GridHeight · GridWidth], float32,
+    /// raster order of the token grid. Only models that compute it override this.</summary>
+    Tensor ReceivedAttention(int layer) =>
+        throw new NotSupportedException($"{GetType().Name} does not compute the received attention per merged token of vision layer {layer}");
+
+    /// <summary>The tower these signals come from (default: a CLIP tower of <see cref="EncoderLayers"/> layers).</summary>
+    VisionTowerInfo Tower => VisionTowerInfo.Clip(EncoderLayers);
+
     /// <summary>Keys of layer <paramref name="layer"/>, [heads, 1 + patches, head_dim] (CLS first).</summary>
     Tensor Keys(int layer);
 

@@ -51,8 +51,10 @@ public static class PruningRegistry
             "layers 2/6/15 (AfterLayer 3/7/16), keep 66/30/17 (64), 303/110/36 (128), 300/200/110 (192), recycling on, Compact positions"),
         new("KeepAll", PruningMethodKind.IntraLlm, "no pruning (the unpruned reference inside one harness)", ""),
         new("VScan", PruningMethodKind.PreLlm,
-            "the reference's w/ VE stage: CLS attention of CLIP layers 5 (local 4x4 windows) and -2 (global), then merging",
-            "layers 5 and -2, merge dropped tokens into the most similar kept token"),
+            "the reference's w/ VE stage: CLS attention of CLIP layers 5 (local 4x4 windows) and -2 (global), then merging; on " +
+            "Qwen2.5-VL (no CLS) VScan's Qwen rule: received attention per merged token of the first (local, windows of 4x4 tokens " +
+            "with a per-window quota) and last (global) full-attention blocks",
+            "layers 5 and -2 (Qwen: full-attention blocks 7 and 31), merge dropped tokens into the most similar kept token"),
         new("DART", PruningMethodKind.IntraLlm,
             "DART: pivots by key L1 norm of layer K-1 (4 image + 4 text), keep the tokens least cosine-duplicated to them",
             "AfterLayer 2, Keep = max_num_trunction B -> 4 + 8*floor(B/8) kept (68/132/196 for 64/128/192), KeepOriginal positions"),

@@ -26,6 +26,11 @@ public sealed record VisionSignalRequest
     /// rows (CLS included), HF's <c>attentions[i].mean(dim=2)</c> (HiPrune's "global attention").</summary>
     public IReadOnlyList<int> MeanAttentionLayers { get; init; } = [];
 
+    /// <summary>Layers whose received attention per LLM token is needed, on towers without CLS whose LLM tokens merge
+    /// several patches (Qwen2.5-VL): per head, softmax(Q · Kᵀ / √d) averaged over all query rows of the image, then over
+    /// the patches of each merged token (<see cref="IVisionSignals.ReceivedAttention"/>). Full-attention layers only.</summary>
+    public IReadOnlyList<int> ReceivedAttentionLayers { get; init; } = [];
+
     /// <summary>Whether the reducer needs the instruction's LLM input embeddings (<see cref="VisionStageContext.Instruction"/>;
     /// CDPruner's relevance).</summary>
     public bool InstructionEmbeddings { get; init; }

@@ -143,14 +143,15 @@ public sealed class Qwen25VlPipeline : IVisionLanguageModel
         {
             if (inputs.ImageGridThw is null)
                 throw new ArgumentException("Qwen2.5-VL inputs need image_grid_thw beside pixel_values [patches, 1176]");
-            var request = reducer?.SignalsFor(Model.Visual.Depth);
-            if (reducer is not null) Qwen25VlVisionSignals.Require(reducer, request!);
+            var tower = Qwen25VlVisionSignals.Info(Model.Visual.Depth, Model.Visual.Config.FullAttentionBlockIndexes);
+            var request = reducer?.SignalsFor(tower);
+            IReadOnlyList<int> receivedBlocks = reducer is null ? [] : Qwen25VlVisionSignals.Require(reducer, request!, tower);
             // CDPruner-style reducers condition on the instruction: the prompt's text after its first image pad.
             Tensor? instruction = request is { InstructionEmbeddings: true }
                 ? Llava.LlavaForConditionalGeneration.InstructionEmbeddings(inputs.TokenIds, Config.ImageTokenId, Model.LanguageModel.Embed, Device)
                 : null;
             grids = Qwen25VlGrid.FromTensor(inputs.ImageGridThw);
-            var merged = Model.EncodeImages(pixels.to(Device), grids);
+            var merged = Model.Visual.Forward(pixels.to(Device), grids, receivedBlocks, out var received);
             long start = 0;
             foreach (var g in grids)
             {
@@ -163,10 +164,14 @@ public sealed class Qwen25VlPipeline : IVisionLanguageModel
                 kept = [];
                 double reductionMs = 0;
                 long before = start;
+                long offset = 0;
                 for (int i = 0; i < features.Count; i++)
                 {
-                    var signals = new Qwen25VlVisionSignals(Model.Visual.Depth, grids[i].MergedHeight(Model.Merge) * grids[i].T,
-                                                            grids[i].MergedWidth(Model.Merge), features[i]);
+                    long n = features[i].shape[0];
+                    var imageReceived = received.ToDictionary(e => e.Key, e => e.Value.narrow(1, offset, n));
+                    offset += n;
+                    var signals = new Qwen25VlVisionSignals(Model.Visual.Depth, tower.FullAttentionLayers, grids[i].MergedHeight(Model.Merge) * grids[i].T,
+                                                            grids[i].MergedWidth(Model.Merge), features[i], imageReceived);
                     var t0 = clock.Elapsed.TotalMilliseconds;
                     var reduced = reducer.Reduce(new VisionStageContext(i, features[i], signals, instruction))
                         .Validate(features[i].shape[0], features[i].shape[1], reducer.GetType().Name);

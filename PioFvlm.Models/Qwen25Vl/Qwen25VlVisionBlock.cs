@@ -31,4 +31,12 @@ public sealed class Qwen25VlVisionBlock : nn.Module<Tensor, Qwen25VlVisionRope, 
         var h = x + _attn.forward(_norm1.forward(x), rope, cuSeqlens);
         return (h + _mlp.forward(_norm2.forward(h))).MoveToOuterDisposeScope();
     }
+
+    /// <summary>The attention each row of the block input <paramref name="x"/> receives inside its segment, per head,
+    /// averaged over the segment's query rows ([heads, N] fp32; <see cref="Qwen25VlVisionAttention.ReceivedAttention"/>).</summary>
+    public Tensor ReceivedAttention(Tensor x, Qwen25VlVisionRope rope, IReadOnlyList<long> cuSeqlens)
+    {
+        using var _ = NewDisposeScope();
+        return _attn.ReceivedAttention(_norm1.forward(x), rope, cuSeqlens).MoveToOuterDisposeScope();
+    }
 }

@@ -26,6 +26,10 @@ public sealed class PerImageBudgetReducer : IPreLlmReducer
 
     public VisionSignalRequest SignalsFor(int encoderLayers) => _probe.SignalsFor(encoderLayers);
 
+    public VisionSignalRequest SignalsFor(VisionTowerInfo tower) => _probe.SignalsFor(tower);
+
+    public string MethodName => _probe.MethodName;
+
     public PreLlmReduction Reduce(VisionStageContext context) =>
         _create(Budget.Resolve(checked((int)context.TokenCount))).Reduce(context);
 }

@@ -23,11 +23,26 @@ namespace PioFvlm.Core.Pruning.PreLlm;
 /// underflow), while here they are excluded outright. Grids whose side is not a multiple of 4 (the reference asserts
 /// 24 × 24) use windows of ⌊side/4⌋ patches with the leftover rows and columns folded into the last window, as VScan's
 /// Qwen2.5-VL code does; a window smaller than k gives all its patches.
+/// <para>
+/// On a CLS-free tower (Qwen2.5-VL; specs/pio-fvlm.md §6.2, VScan's Qwen code) the stage reads, instead of CLS rows,
+/// the attention each merged token <i>receives</i> in the first and the last full-attention block (blocks 7 and 31 of
+/// the 7B's 32; 1 and 3 of the test tower's 4): per head softmax(Q · Kᵀ / √d) over the image, summed over heads,
+/// averaged over all query rows and over the token's 2 × 2 merge unit (<see cref="IVisionSignals.ReceivedAttention"/>).
+/// Local half: <see cref="SelectByReceivedAttention"/> walks the tokens by descending first-block score and accepts a
+/// token while its window (<see cref="ReceivedAttentionWindow"/> × <see cref="ReceivedAttentionWindow"/> merged tokens,
+/// 112 px on the 7B, leftover rows and columns folded into the last window) holds fewer than ⌈⌊T/2⌋ / #windows⌉,
+/// until ⌊T/2⌋ are taken. Global half: the top T − ⌊T/2⌋ of the rest by last-block score. Then the same merging; kept
+/// rows stay the original tokens' rows, so Qwen keeps their original (t, h, w) positions. A grid side shorter than a
+/// window gives one window along it (the reference would divide by zero windows).
+/// </para>
 /// </summary>
 public sealed class VScanEncoderStage : IPreLlmReducer
 {
     /// <summary>Windows per grid side (16 windows in all).</summary>
     public const int WindowsPerSide = 4;
+
+    /// <summary>Window side in merged tokens for the CLS-free rule (the reference's <c>window_size=4</c>).</summary>
+    public const int ReceivedAttentionWindow = 4;
 
     public int Budget { get; }
     public int ShallowLayer { get; }
@@ -48,6 +63,21 @@ public sealed class VScanEncoderStage : IPreLlmReducer
 
     public VisionSignalRequest Signals { get; }
 
+    /// <summary>CLIP: <see cref="Signals"/>; a CLS-free tower: the received attention of its first and last
+    /// full-attention layers.</summary>
+    public VisionSignalRequest SignalsFor(VisionTowerInfo tower)
+    {
+        if (tower.HasCls) return Signals;
+        var (first, last) = ReceivedAttentionLayers(tower);
+        return new VisionSignalRequest { ReceivedAttentionLayers = [first, last] };
+    }
+
+    /// <summary>The first and the last full-attention layer of a CLS-free tower.</summary>
+    static (int First, int Last) ReceivedAttentionLayers(VisionTowerInfo tower) =>
+        tower.FullAttentionLayers.Count == 0
+            ? throw new NotSupportedException($"VScan on a CLS-free tower reads the received attention of full-attention layers, and this {tower.Layers}-layer tower has none")
+            : (tower.FullAttentionLayers.Min(), tower.FullAttentionLayers.Max());
+
     public PreLlmReduction Reduce(VisionStageContext context)
     {
         var signals = context.Signals;
@@ -59,8 +89,16 @@ public sealed class VScanEncoderStage : IPreLlmReducer
         if (Budget >= n)
             return new PreLlmReduction(context.Features.alias(), Enumerable.Range(0, (int)n).Select(i => (long)i).ToArray());
 
-        var selection = Select(HeadMean(signals.ClsAttention(ShallowLayer)), HeadMean(signals.ClsAttention(DeepLayer)),
-            signals.GridHeight, signals.GridWidth, Budget);
+        VScanSelection selection;
+        if (signals.Tower.HasCls)
+            selection = Select(HeadMean(signals.ClsAttention(ShallowLayer)), HeadMean(signals.ClsAttention(DeepLayer)),
+                signals.GridHeight, signals.GridWidth, Budget);
+        else
+        {
+            var (first, last) = ReceivedAttentionLayers(signals.Tower);
+            selection = SelectByReceivedAttention(EncoderSignalMath.ReduceHeads(signals.ReceivedAttention(first), sum: true),
+                EncoderSignalMath.ReduceHeads(signals.ReceivedAttention(last), sum: true), signals.GridHeight, signals.GridWidth, Budget);
+        }
         return new PreLlmReduction(TokenMerging.MergeIntoNearest(context.Features, selection.Kept), selection.Kept);
     }
 
@@ -99,6 +137,42 @@ public sealed class VScanEncoderStage : IPreLlmReducer
         var global = TopStable(Enumerable.Range(0, n).Where(i => !isLocal.Contains(i)), deep, budget - localBudget).ToArray();
         var kept = local.Concat(global).Order().ToArray();
         return new VScanSelection(local.ToArray(), global, kept);
+    }
+
+    /// <summary>
+    /// The CLS-free (Qwen2.5-VL) selection on per-token scores (raster order of the merged grid): local picks walking
+    /// <paramref name="local"/> in descending order (equal scores: lower index first) with at most
+    /// ⌈⌊budget/2⌋ / #windows⌉ per window of <paramref name="window"/> × <paramref name="window"/> tokens, then the top
+    /// budget − ⌊budget/2⌋ of the rest by <paramref name="global"/>. <see cref="VScanSelection.Local"/> is in the order
+    /// accepted.
+    /// </summary>
+    public static VScanSelection SelectByReceivedAttention(IReadOnlyList<float> local, IReadOnlyList<float> global, int gridHeight, int gridWidth,
+                                                           int budget, int window = ReceivedAttentionWindow)
+    {
+        int n = gridHeight * gridWidth;
+        if (local.Count != n || global.Count != n)
+            throw new ArgumentException($"scores have {local.Count} (local) and {global.Count} (global) entries for a {gridHeight} × {gridWidth} token grid");
+        if (budget < 0) throw new ArgumentOutOfRangeException(nameof(budget), $"budget {budget} is negative");
+        if (window < 1) throw new ArgumentOutOfRangeException(nameof(window), $"window side {window} must be positive");
+        if (budget >= n)
+            return new VScanSelection([], [], Enumerable.Range(0, n).Select(i => (long)i).ToArray());
+
+        int localBudget = budget / 2;
+        int down = Math.Max(1, gridHeight / window), across = Math.Max(1, gridWidth / window);
+        int limit = (localBudget + down * across - 1) / (down * across);
+        var taken = new int[down * across];
+        var picks = new List<long>(localBudget);
+        foreach (int i in Enumerable.Range(0, n).OrderByDescending(i => local[i]))
+        {
+            if (picks.Count >= localBudget) break;
+            int w = Math.Min(i / gridWidth / window, down - 1) * across + Math.Min(i % gridWidth / window, across - 1);
+            if (taken[w] >= limit) continue;
+            taken[w]++;
+            picks.Add(i);
+        }
+        var isLocal = new HashSet<long>(picks);
+        var globalPicks = TopStable(Enumerable.Range(0, n).Where(i => !isLocal.Contains(i)), global, budget - localBudget).ToArray();
+        return new VScanSelection(picks.ToArray(), globalPicks, picks.Concat(globalPicks).Order().ToArray());
     }
 
     /// <summary>Rows (or columns) [start, end) of window <paramref name="w"/>; the last window takes the remainder.</summary>
