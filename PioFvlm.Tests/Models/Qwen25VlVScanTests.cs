@@ -176,7 +176,7 @@ public class Qwen25VlVScanTests
                 }
             }
             Assert.That(merged.shape[0], Is.EqualTo(51));
-            Assert.Throws<ArgumentException>(() => visual.Forward(reference.Load("pixel_values"), grids, [2], out _), "block 2 is a window block");
+            Assert.Throws<ArgumentException>(() => visual.Forward(reference.Load("pixel_values"), grids, [2], out var unused), "block 2 is a window block");
         }
         finally
         {
