@@ -18,6 +18,8 @@ tensor, sorted in ordinal (byte) order, each ending in "\n"; the counts go to st
 import json
 import sys
 
+from manifest_io import write_manifest
+
 # Defaults of the transformers config classes for the keys a saved config.json omits (a save writes only the values
 # that differ from its class's defaults): LlamaConfig, MistralConfig, CLIPVisionConfig.
 TEXT_DEFAULTS = {
@@ -97,19 +99,7 @@ def derive(config: dict) -> dict[str, list[int]]:
 
 
 def main() -> int:
-    config = json.load(open(sys.argv[1], encoding="utf-8"))
-    tensors = derive(config)
-    names = sorted(tensors, key=lambda n: n.encode("utf-8"))
-    for name in names:
-        sys.stdout.write(f"{name}\t[{', '.join(str(d) for d in tensors[name])}]\n")
-    total = 0
-    for shape in tensors.values():
-        n = 1
-        for d in shape:
-            n *= d
-        total += n
-    print(f"{len(names)} tensors, {total:,} parameters, {2 * total:,} bytes in F16", file=sys.stderr)
-    return 0
+    return write_manifest(derive(json.load(open(sys.argv[1], encoding="utf-8"))))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ sorted in ordinal (byte) order, each ending in "\n"; the parameter total goes to
 import json
 import sys
 
+from manifest_io import write_manifest
+
 
 def derive(config: dict) -> dict[str, list[int]]:
     v = config["vision_config"]
@@ -60,19 +62,7 @@ def derive(config: dict) -> dict[str, list[int]]:
 
 
 def main() -> int:
-    config = json.load(open(sys.argv[1], encoding="utf-8"))
-    tensors = derive(config)
-    names = sorted(tensors, key=lambda n: n.encode("utf-8"))
-    for name in names:
-        sys.stdout.write(f"{name}\t[{', '.join(str(d) for d in tensors[name])}]\n")
-    total = 0
-    for shape in tensors.values():
-        n = 1
-        for d in shape:
-            n *= d
-        total += n
-    print(f"{len(names)} tensors, {total:,} parameters", file=sys.stderr)
-    return 0
+    return write_manifest(derive(json.load(open(sys.argv[1], encoding="utf-8"))))
 
 
 if __name__ == "__main__":
