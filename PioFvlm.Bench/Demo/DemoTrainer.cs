@@ -45,6 +45,13 @@ public sealed record DemoTrainingOptions
     /// <summary>Add the grid-column head to the patch-label heads (a third auxiliary loss).</summary>
     public bool ColumnLabels { get; init; }
 
+    /// <summary>Add the "where" loss: the named shape's grid column read after this many decoder layers (null = off).</summary>
+    public int? WhereLayer { get; init; }
+
+    /// <summary>Per question type, the share of each batch's items replaced by extra questions of that type (beyond the
+    /// 25 % of the cycle): a curriculum that leans on the types the model has not learned; empty keeps the generator's mix.</summary>
+    public IReadOnlyDictionary<string, double> ExtraShare { get; init; } = new Dictionary<string, double>();
+
     /// <summary>
     /// Start from the weights of this finished model folder instead of a fresh initialisation: a warm restart, with
     /// the learning-rate schedule (warm-up, cosine) run again from its start and fresh patch heads and optimizer.
@@ -130,7 +137,8 @@ public sealed class DemoTrainer
             log.WriteLine($"starting from the weights in {initial}");
         }
         manual_seed(_o.Seed);   // the heads use the default initialisation from the global generator
-        using var heads = new PatchHeads(_o.Model.TextHidden, _o.ColumnLabels ? _o.Model.ImageSize / _o.Model.PatchSize : null);
+        int grid = _o.Model.ImageSize / _o.Model.PatchSize;
+        using var heads = new PatchHeads(_o.Model.TextHidden, _o.ColumnLabels ? grid : null, _o.WhereLayer, grid);
         var parameters = model.parameters().ToList();
         if (_o.PatchSupervision) parameters.AddRange(heads.parameters());
         var optimizer = optim.AdamW(parameters, lr: _o.LearningRate, beta1: 0.9, beta2: 0.98, weight_decay: _o.WeightDecay);
@@ -244,6 +252,15 @@ public sealed class DemoTrainer
     DemoBatch TrainingBatch(DemoBatchBuilder batches, int step)
     {
         var samples = _generator.Samples(_o.TrainDataSeed, _o.BatchSize, step * _o.BatchSize).ToList();
+        // The first items become extra questions of the boosted types, from an index range the plain schedule never
+        // reaches (item 4k + t has type t of the cycle; k from 10^7 up).
+        int j = 0;
+        foreach (var (type, share) in _o.ExtraShare.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            int typeIndex = ShapesQuestionType.All.ToList().IndexOf(type);
+            for (int n = (int)Math.Round(share * _o.BatchSize); n > 0 && j < samples.Count; n--, j++)
+                samples[j] = _generator.Sample(_o.TrainDataSeed, 4 * (10_000_000 + step * _o.BatchSize + j) + typeIndex);
+        }
         return batches.Build(samples, samples.Select(s => _generator.FollowUps(_o.TrainDataSeed, s, _o.ExtraTurns)).ToList());
     }
 

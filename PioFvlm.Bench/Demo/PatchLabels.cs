@@ -48,21 +48,36 @@ public static class PatchLabels
 
 /// <summary>
 /// The auxiliary heads on the projected visual tokens (training only): patch class logits, centre logits and,
-/// when <c>columns</c> is given, logits of the patch's grid column (which keeps "where" readable in every token).
+/// when <c>columns</c> is given, logits of the patch's grid column (which keeps "where" readable in every token); when
+/// <c>whereLayer</c> is given, a head that reads the named shape's grid column from the decoder's hidden state at the
+/// question's last token after that many layers.
 /// </summary>
 public sealed class PatchHeads : nn.Module<Tensor, (Tensor Class, Tensor Centre, Tensor? Column)>
 {
     readonly TorchSharp.Modules.Linear classes;
     readonly TorchSharp.Modules.Linear centre;
     readonly TorchSharp.Modules.Linear? column;
+    readonly TorchSharp.Modules.Linear? where;
 
-    public PatchHeads(long hidden, int? columns = null) : base("patch_heads")
+    public int? WhereLayer { get; }
+
+    public PatchHeads(long hidden, int? columns = null, int? whereLayer = null, int grid = 0) : base("patch_heads")
     {
         classes = nn.Linear(hidden, PatchLabels.Classes);
         centre = nn.Linear(hidden, 1);
         if (columns is { } n) column = nn.Linear(hidden, n);
+        if (whereLayer is not null)
+        {
+            if (grid <= 0) throw new ArgumentOutOfRangeException(nameof(grid), $"the where head needs the patch grid size, got {grid}");
+            where = nn.Linear(hidden, grid);
+            WhereLayer = whereLayer;
+        }
         RegisterComponents();
     }
+
+    /// <summary>Grid-column logits of the named shape from mid-decoder hidden states [N, hidden].</summary>
+    public Tensor Where(Tensor hidden) =>
+        (where ?? throw new InvalidOperationException("these patch heads were built without a where head")).forward(hidden);
 
     public override (Tensor Class, Tensor Centre, Tensor? Column) forward(Tensor visual)
     {

@@ -59,25 +59,28 @@ public sealed class ShapesGenerator(ShapesGeneratorOptions options)
             foreach (var colour in Colours)
             {
                 bool yes = ofKind.Any(o => o.Colour == colour);
-                candidates.Add(new ShapesQuestion(ShapesQuestionType.Exist, $"Is there a {ShapesWords.Name(colour)} {ShapesWords.Name(kind)} in the image?", yes ? "yes" : "no"));
+                candidates.Add(new ShapesQuestion(ShapesQuestionType.Exist, $"Is there a {ShapesWords.Name(colour)} {ShapesWords.Name(kind)} in the image?", yes ? "yes" : "no")
+                    { About = ExistAbout(objects, kind, colour) });
             }
             if (ofKind.Count is >= 1 and <= 3)
                 candidates.Add(new ShapesQuestion(ShapesQuestionType.Count, $"How many {ShapesWords.Plural(kind)} are there?",
-                    ofKind.Count.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+                    ofKind.Count.ToString(System.Globalization.CultureInfo.InvariantCulture)) { About = ofKind });
             if (ofKind.Count != 1) continue;
-            candidates.Add(new ShapesQuestion(ShapesQuestionType.Colour, $"What color is the {ShapesWords.Name(kind)}?", ShapesWords.Name(ofKind[0].Colour)));
+            candidates.Add(new ShapesQuestion(ShapesQuestionType.Colour, $"What color is the {ShapesWords.Name(kind)}?", ShapesWords.Name(ofKind[0].Colour)) { About = ofKind });
             if (ofKind[0].X <= 0.4 * size || ofKind[0].X >= 0.6 * size)
                 candidates.Add(new ShapesQuestion(ShapesQuestionType.Position, $"Is the {ShapesWords.Name(kind)} on the left or right side of the image?",
-                    ofKind[0].X <= 0.4 * size ? "left" : "right"));
+                    ofKind[0].X <= 0.4 * size ? "left" : "right") { About = ofKind });
         }
         // Draw a type first (exist questions outnumber the rest), then a question of that type; no repeats.
         var result = new List<ShapesQuestion>();
         for (int i = 0; i < count; i++)
         {
-            var types = candidates.Where(c => !result.Contains(c) && c != sample.Question).Select(c => c.Type).Distinct().ToList();
+            // By text: the item's own question is an equal question built apart (its About is another list instance).
+            var open = candidates.Where(c => !result.Contains(c) && c.Text != sample.Question.Text).ToList();
+            var types = open.Select(c => c.Type).Distinct().ToList();
             if (types.Count == 0) break;
             string type = types[rng.Next(types.Count)];
-            var ofType = candidates.Where(c => c.Type == type && !result.Contains(c) && c != sample.Question).ToList();
+            var ofType = open.Where(c => c.Type == type).ToList();
             result.Add(ofType[rng.Next(ofType.Count)]);
         }
         return result;
@@ -103,7 +106,7 @@ public sealed class ShapesGenerator(ShapesGeneratorOptions options)
         var scene = Place(rng, wanted, target: null);
         if (scene is null) return null;
         string text = $"Is there a {ShapesWords.Name(colour)} {ShapesWords.Name(kind)} in the image?";
-        return (scene, new ShapesQuestion(ShapesQuestionType.Exist, text, yes ? "yes" : "no"));
+        return (scene, new ShapesQuestion(ShapesQuestionType.Exist, text, yes ? "yes" : "no") { About = ExistAbout(scene.Objects, kind, colour) });
     }
 
     (ShapesScene, ShapesQuestion)? Colour(Random rng)
@@ -115,7 +118,8 @@ public sealed class ShapesGenerator(ShapesGeneratorOptions options)
         for (int i = 0; i < distractors; i++) wanted.Add((Pick(rng, Kinds.Where(k => k != kind)), Pick(rng, Colours)));
         var scene = Place(rng, wanted, target: null);
         if (scene is null) return null;
-        return (scene, new ShapesQuestion(ShapesQuestionType.Colour, $"What color is the {ShapesWords.Name(kind)}?", ShapesWords.Name(colour)));
+        return (scene, new ShapesQuestion(ShapesQuestionType.Colour, $"What color is the {ShapesWords.Name(kind)}?", ShapesWords.Name(colour))
+            { About = OfKind(scene, kind) });
     }
 
     (ShapesScene, ShapesQuestion)? Count(Random rng, int round)
@@ -128,7 +132,8 @@ public sealed class ShapesGenerator(ShapesGeneratorOptions options)
         for (int i = 0; i < distractors; i++) wanted.Add((Pick(rng, Kinds.Where(k => k != kind)), Pick(rng, Colours)));
         var scene = Place(rng, wanted, target: null);
         if (scene is null) return null;
-        return (scene, new ShapesQuestion(ShapesQuestionType.Count, $"How many {ShapesWords.Plural(kind)} are there?", count.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        return (scene, new ShapesQuestion(ShapesQuestionType.Count, $"How many {ShapesWords.Plural(kind)} are there?", count.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            { About = OfKind(scene, kind) });
     }
 
     (ShapesScene, ShapesQuestion)? Position(Random rng, int round)
@@ -141,7 +146,7 @@ public sealed class ShapesGenerator(ShapesGeneratorOptions options)
         var scene = Place(rng, wanted, target: left ? -1 : 1);
         if (scene is null) return null;
         string text = $"Is the {ShapesWords.Name(kind)} on the left or right side of the image?";
-        return (scene, new ShapesQuestion(ShapesQuestionType.Position, text, left ? "left" : "right"));
+        return (scene, new ShapesQuestion(ShapesQuestionType.Position, text, left ? "left" : "right") { About = OfKind(scene, kind) });
     }
 
     /// <summary>
@@ -170,6 +175,16 @@ public sealed class ShapesGenerator(ShapesGeneratorOptions options)
         }
         var order = placed.OrderBy(_ => rng.Next()).ToList();
         return new ShapesScene(size, rng.Next(), order);
+    }
+
+    static List<ShapeObject> OfKind(ShapesScene scene, ShapeKind kind) => scene.Objects.Where(o => o.Kind == kind).ToList();
+
+    /// <summary>What an existence question is about: the matching shapes when there are any, else the near misses
+    /// (same kind or same colour) that have to be looked at to answer "no".</summary>
+    static List<ShapeObject> ExistAbout(IReadOnlyList<ShapeObject> objects, ShapeKind kind, ShapeColour colour)
+    {
+        var matching = objects.Where(o => o.Kind == kind && o.Colour == colour).ToList();
+        return matching.Count > 0 ? matching : objects.Where(o => o.Kind == kind || o.Colour == colour).ToList();
     }
 
     static T Pick<T>(Random rng, IEnumerable<T> items)

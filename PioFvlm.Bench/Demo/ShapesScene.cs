@@ -23,8 +23,15 @@ public static class ShapesQuestionType
     public static IReadOnlyList<string> All { get; } = [Exist, Colour, Count, Position];
 }
 
-/// <summary>One question about a scene, with its one-word answer.</summary>
-public sealed record ShapesQuestion(string Type, string Text, string Answer);
+/// <summary>
+/// One question about a scene, with its one-word answer and the shapes it is about (<see cref="About"/>): the named
+/// shape (colour, position), the counted shapes (count), and for existence the matching shape (yes) or the near misses
+/// that share its kind or colour (no). The ground truth of which image regions the answer depends on.
+/// </summary>
+public sealed record ShapesQuestion(string Type, string Text, string Answer)
+{
+    public IReadOnlyList<ShapeObject> About { get; init; } = [];
+}
 
 /// <summary>The words the benchmark uses, so the tokenizer and the texts agree.</summary>
 public static class ShapesWords
