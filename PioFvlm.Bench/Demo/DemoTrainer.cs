@@ -251,17 +251,26 @@ public sealed class DemoTrainer
 
     DemoBatch TrainingBatch(DemoBatchBuilder batches, int step)
     {
+        var samples = TrainingSamples(step);
+        return batches.Build(samples, samples.Select(s => _generator.FollowUps(_o.TrainDataSeed, s, _o.ExtraTurns)).ToList());
+    }
+
+    /// <summary>The first questions of step <paramref name="step"/>'s batch: the generator's cycle, with the first items
+    /// replaced by extra questions of the boosted types (<see cref="DemoTrainingOptions.ExtraShare"/>).</summary>
+    public IReadOnlyList<ShapesSample> TrainingSamples(int step)
+    {
         var samples = _generator.Samples(_o.TrainDataSeed, _o.BatchSize, step * _o.BatchSize).ToList();
-        // The first items become extra questions of the boosted types, from an index range the plain schedule never
-        // reaches (item 4k + t has type t of the cycle; k from 10^7 up).
+        // Extra items come from an index range the plain schedule never reaches (item 4k + t has type t of the cycle;
+        // k from 10^7 up).
         int j = 0;
         foreach (var (type, share) in _o.ExtraShare.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
             int typeIndex = ShapesQuestionType.All.ToList().IndexOf(type);
+            if (typeIndex < 0) throw new ArgumentException($"extra share: unknown question type '{type}' (types: {string.Join(", ", ShapesQuestionType.All)})");
             for (int n = (int)Math.Round(share * _o.BatchSize); n > 0 && j < samples.Count; n--, j++)
                 samples[j] = _generator.Sample(_o.TrainDataSeed, 4 * (10_000_000 + step * _o.BatchSize + j) + typeIndex);
         }
-        return batches.Build(samples, samples.Select(s => _generator.FollowUps(_o.TrainDataSeed, s, _o.ExtraTurns)).ToList());
+        return samples;
     }
 
     /// <summary>Linear warm-up to the peak, then cosine decay to 5 % of it at the last step.</summary>

@@ -174,6 +174,80 @@ public class DemoTrainingTests
         }
     }
 
+    [Test]
+    public void WhereLabelsMarkTheNamedShapesColumnAtTheAnswersPredictingPosition()
+    {
+        using var dir = new TempDir();
+        using var pipeline = DemoTrainer.CreateModel(dir.Path, Tiny, seed: 5);
+        var generator = new ShapesGenerator(new ShapesGeneratorOptions { ImageSize = Tiny.ImageSize });
+        var samples = generator.Samples(seed: 9, count: 8).ToList();
+        var followUps = samples.Select(s => generator.FollowUps(9, s, 2)).ToList();
+        using var batch = new DemoBatchBuilder(pipeline, generator).Build(samples, followUps);
+        int grid = Tiny.ImageSize / Tiny.PatchSize;
+        var expected = new List<(long Row, long Column)>();
+        for (int b = 0; b < samples.Count; b++)
+            foreach (var q in followUps[b].Prepend(samples[b].Question))
+                if (q.Type is ShapesQuestionType.Colour or ShapesQuestionType.Position)
+                    expected.Add((b, (long)Math.Floor(q.About.Single().X / (Tiny.ImageSize / grid))));
+        Assert.That(expected, Is.Not.Empty);
+        Assert.That(batch.WhereRows.Zip(batch.WhereColumns), Is.EqualTo(expected));
+        // Each where position is the logit that predicts some turn's first answer token.
+        var firstOfTurn = new HashSet<(long, long)>();
+        for (int t = 0; t < batch.TargetIds.Length; t++)
+            if (t == 0 || batch.TargetRows[t] != batch.TargetRows[t - 1] || batch.TargetIds[t - 1] == pipeline.Tokenizer.EosId)
+                firstOfTurn.Add((batch.TargetRows[t], batch.TargetPositions[t]));
+        foreach (var (row, position) in batch.WhereRows.Zip(batch.WherePositions))
+            Assert.That(firstOfTurn, Does.Contain((row, position)), $"row {row}: where position {position}");
+    }
+
+    [Test]
+    public void ExtraSharesSetTheTypesOfTheFirstItemsOnly()
+    {
+        var options = new DemoTrainingOptions
+        {
+            OutputDirectory = "unused", Model = Tiny, BatchSize = 16,
+            ExtraShare = new Dictionary<string, double> { [ShapesQuestionType.Position] = 0.25, [ShapesQuestionType.Count] = 0.125 },
+        };
+        var plain = new DemoTrainer(options with { ExtraShare = new Dictionary<string, double>() });
+        var boosted = new DemoTrainer(options);
+        for (int step = 0; step < 3; step++)
+        {
+            var a = plain.TrainingSamples(step);
+            var b = boosted.TrainingSamples(step);
+            // Count first (ordinal order of the type names): 2 count, then 4 position items, then the plain cycle.
+            Assert.That(b.Take(6).Select(s => s.Question.Type), Is.EqualTo(new[] { "count", "count", "position", "position", "position", "position" }), $"step {step}");
+            Assert.That(b.Skip(6).Select(s => s.Index), Is.EqualTo(a.Skip(6).Select(s => s.Index)), $"step {step}: the rest is the plain schedule");
+            Assert.That(b.Take(6).Select(s => s.Index).Intersect(Enumerable.Range(0, 100_000)), Is.Empty, "extra items never repeat plain ones");
+        }
+    }
+
+    [Test]
+    public void ExtraQuestionsReplaceTheFirstItemsAndTheWhereLossResumesExactly()
+    {
+        using var dir = new TempDir();
+        var options = new DemoTrainingOptions
+        {
+            OutputDirectory = Path.Combine(dir.Path, "straight"), Model = Tiny, Steps = 4, BatchSize = 4, WarmupSteps = 1,
+            ValidationCount = 8, EvaluateEvery = 2, CheckpointEvery = 2, ColumnLabels = true, WhereLayer = 2,
+            ExtraShare = new Dictionary<string, double> { [ShapesQuestionType.Position] = 0.5 },
+        };
+        new DemoTrainer(options).Train(TextWriter.Null);
+        var resumed = options with { OutputDirectory = Path.Combine(dir.Path, "resumed") };
+        new DemoTrainer(resumed with { InterruptAfterStep = 2 }).Train(TextWriter.Null);
+        new DemoTrainer(resumed).Train(TextWriter.Null);
+        AssertSameWeights(options.OutputDirectory, resumed.OutputDirectory);
+
+        // The where loss changes training (it is wired in), and a zero share leaves the generator's mix.
+        var plain = options with { OutputDirectory = Path.Combine(dir.Path, "plain"), WhereLayer = null };
+        new DemoTrainer(plain).Train(TextWriter.Null);
+        using var a = CheckpointSource.Open(Path.Combine(options.OutputDirectory, "model.safetensors"));
+        using var b = CheckpointSource.Open(Path.Combine(plain.OutputDirectory, "model.safetensors"));
+        const string name = "language_model.model.layers.0.self_attn.q_proj.weight";
+        using var x = a.Load(a.Entries.Keys.First(k => k.EndsWith("layers.0.self_attn.q_proj.weight", StringComparison.Ordinal)));
+        using var y = b.Load(b.Entries.Keys.First(k => k.EndsWith("layers.0.self_attn.q_proj.weight", StringComparison.Ordinal)));
+        Assert.That((x - y).abs().max().item<float>(), Is.GreaterThan(0f), name + ": the where loss moved the lower decoder layers");
+    }
+
     static void AssertSameWeights(string expectedFolder, string actualFolder)
     {
         using var a = CheckpointSource.Open(Path.Combine(expectedFolder, "model.safetensors"));

@@ -35,6 +35,37 @@ public class ShapesGeneratorTests
             Assert.That(s.Question.Answer, Is.EqualTo(ExpectedAnswer(s.Scene, s.Question)), $"item {s.Index}: {s.Question.Text}");
     }
 
+    /// <summary>What a reader of the scene says a question is about, from the scene and the question text alone.</summary>
+    static List<ShapeObject> ExpectedAbout(ShapesScene scene, ShapesQuestion q)
+    {
+        var kind = Enum.GetValues<ShapeKind>().Single(k => q.Text.Contains(" " + ShapesWords.Name(k)));
+        if (q.Type != ShapesQuestionType.Exist) return scene.Objects.Where(o => o.Kind == kind).ToList();
+        var colour = Enum.GetValues<ShapeColour>().Single(c => q.Text.Contains($" {ShapesWords.Name(c)} "));
+        return q.Answer == "yes"
+            ? scene.Objects.Where(o => o.Kind == kind && o.Colour == colour).ToList()
+            : scene.Objects.Where(o => o.Kind == kind || o.Colour == colour).ToList();
+    }
+
+    [Test]
+    public void EveryQuestionNamesTheShapesItIsAbout()
+    {
+        foreach (var s in Samples)
+        {
+            var questions = Generator.FollowUps(11, s, 3).Prepend(s.Question);
+            foreach (var q in questions)
+            {
+                Assert.That(q.About, Is.EquivalentTo(ExpectedAbout(s.Scene, q)), $"item {s.Index}: {q.Text}");
+                Assert.That(q.About, Is.SubsetOf(s.Scene.Objects), $"item {s.Index}: About holds the scene's own shapes");
+                if (q.Type == ShapesQuestionType.Count)
+                    Assert.That(q.About, Has.Count.EqualTo(int.Parse(q.Answer, System.Globalization.CultureInfo.InvariantCulture)), $"item {s.Index}");
+                if (q.Type is ShapesQuestionType.Colour or ShapesQuestionType.Position)
+                    Assert.That(q.About, Has.Count.EqualTo(1), $"item {s.Index}: one named shape");
+            }
+            // Negatives built adversarially always have a near miss to look at.
+            if (s.Question.Type == ShapesQuestionType.Exist) Assert.That(s.Question.About, Is.Not.Empty, $"item {s.Index}");
+        }
+    }
+
     [Test]
     public void FollowUpQuestionsAreWellPosedDistinctAndRepeatable()
     {
