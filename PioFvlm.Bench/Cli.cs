@@ -25,6 +25,8 @@ public static class Cli
         new(Macro.Llava7bPrefill.Syntax with { Verb = Macro.Llava7bPrefill.AliasVerb }, "measure-llava-7b-prefill for any family's config (scripts/perf_report_next.sh, perf_report_qwen.sh)", Macro.Llava7bPrefill.Run, Hidden: true),
         new(Macro.LayerCostCurve.Syntax, "wall time of one LLaMA-7B decoder layer against sequence length (scripts/perf_report.sh)", Macro.LayerCostCurve.Run, Hidden: true),
         new(Macro.PerformanceReport.Syntax, "render a measure-llava-7b-prefill run as the performance report (scripts/perf_report.sh)", Macro.PerformanceReport.Run, Hidden: true),
+        new(Macro.AttentionMemory.Syntax, "native peak memory of one LLaMA-7B-shape layer forward with the fused or the eager attention kernel (scripts/attention_memory.sh)", Macro.AttentionMemory.Run, Hidden: true),
+        new(Macro.WindowAttentionTiming.Syntax, "one Qwen2.5-VL-7B-shape vision block with window vs full attention, alternating in one process", Macro.WindowAttentionTiming.Run, Hidden: true),
         new(CompareCommand.Syntax, "check a checkpoint against transformers: full-sequence logits and greedy tokens on transformers-style inputs (exit 0 within tolerance, 1 outside, 2 bad input)", CompareCommand.Run),
         new(MethodsCommand.Syntax, "registered pruning methods and schedule presets", MethodsCommand.Run),
         new(ScoreCommand.Syntax, "score a LLaVA answers jsonl in-process", ScoreCommand.Run),

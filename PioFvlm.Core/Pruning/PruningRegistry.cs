@@ -66,13 +66,17 @@ public static class PruningRegistry
             "exactly Keep tokens; not a published placement (DivPrune acts before the LLM)"),
         new("VisionZip", PruningMethodKind.PreLlm,
             "VisionZip: CLS + top patches by CLS attention of CLIP layer -2 (dominant), the rest merged by key similarity (contextual)",
-            "layer -2, Keep B = dominant (CLS included) + contextual, contextual = round(5B/32): 54+10, 108+20, 162+30"),
+            "layer -2, Keep B = dominant (CLS included) + contextual, contextual = round(5B/32): 54+10, 108+20, 162+30; " +
+            "Qwen (adapted, no CLS): dominant by received attention of the last full-attention block (merge-unit mean), contextual merged " +
+            "on the merged tokens, a contextual token at its target's (t, h, w), raster order"),
         new("SCOPE", PruningMethodKind.PreLlm,
             "SCOPE: greedy saliency x coverage (facility location on cosine of CLIP layer -2 patch states, times CLS attention)",
-            "layer -2, alpha 1, CLS attention summed over heads, raster order, no merging"),
+            "layer -2, alpha 1, CLS attention summed over heads, raster order, no merging; " +
+            "Qwen (adapted): received attention of the last full-attention block, cosine of the merged tokens"),
         new("HoloV", PruningMethodKind.PreLlm,
             "HoloV: per-crop holistic scores (CLS attention + similarity variance) set crop quotas; top CLS attention within a crop",
-            "layer -2 head mean, crops max(1, 1024N/(576K)) = 16/8/5 at 64/128/192, alpha 0.09, tau 1, zero padding, crop order"),
+            "layer -2 head mean, crops max(1, 1024N/(576K)) = 16/8/5 at 64/128/192, alpha 0.09, tau 1, zero padding, crop order; " +
+            "Qwen (its own code): received attention of the last block, raster-ordered scores, padding dropped"),
         new("CDPruner", PruningMethodKind.PreLlm,
             "CDPruner: greedy MAP of a conditional DPP, kernel r_i cos(v_i, v_j) r_j on the projected tokens; relevance r = min-max of " +
             "-cos(v_i, t), t = mean LLM input embedding of the instruction (adaptation: the reference uses CLIP's text tower, absent from LLaVA)",
@@ -80,11 +84,13 @@ public static class PruningRegistry
         new("VisPruner", PruningMethodKind.PreLlm,
             "VisPruner: floor(B r) important patches by CLS attention of CLIP layer -2 (head mean), the rest by rounds of even/odd " +
             "bipartite matching on layer -2 features that drop the 8 most duplicated",
-            "r = 0.5: 32+32, 64+64, 96+96 for 64/128/192; stable sorts, raster order, no merging"),
+            "r = 0.5: 32+32, 64+64, 96+96 for 64/128/192; stable sorts, raster order, no merging; " +
+            "Qwen (adapted): received attention of the last full-attention block, cosine of the merged tokens"),
         new("HiPrune", PruningMethodKind.PreLlm,
             "HiPrune: anchors = top global attention (mean over heads and queries) of the object layer, buffers = their 4-neighbours, " +
             "registers = top global attention of layer -2 for the rest",
-            "alpha 0.1 -> anchors round(B alpha / 5) = 1/3/4 (<= 5/15/20 with buffers) for 64/128/192, object layer 9 of 24 (round(9L/24) otherwise)"),
+            "alpha 0.1 -> anchors round(B alpha / 5) = 1/3/4 (<= 5/15/20 with buffers) for 64/128/192, object layer 9 of 24 (round(9L/24) otherwise); " +
+            "Qwen (its own code): received attention of block 16 of 32 (1-based) and of the last block"),
         new("Downsample", PruningMethodKind.PreLlm,
             "control: average-pool the grid of projected tokens to the grid nearest the budget (per image or crop)",
             "side round(H sqrt(B/HW)): 8x8 = 64, 11x11 = 121, 14x14 = 196 for 64/128/192 on 24x24; kept index -1 (pooled)"),

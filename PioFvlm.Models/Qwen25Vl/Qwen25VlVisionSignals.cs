@@ -7,7 +7,9 @@ namespace PioFvlm.Models.Qwen25Vl;
 /// What Qwen2.5-VL's tower offers a pre-LLM reducer for one image: the merged grid, the merged tokens and, when asked
 /// (<see cref="VisionSignalRequest.ReceivedAttentionLayers"/>), the attention each merged token receives in a
 /// full-attention block. The tower has no CLS token, so CLS attention, CLIP keys and CLS-bearing hidden states do not
-/// exist; methods that need them are refused before the tower runs (<see cref="Require"/>) rather than fed a silent
+/// exist; the CLS-based methods with a documented Qwen adaptation (VScan, VisionZip, HoloV, SCOPE, VisPruner, HiPrune)
+/// ask for received attention instead (<see cref="IPreLlmReducer.SignalsFor(VisionTowerInfo)"/>), and a method that
+/// still asks for a CLIP signal is refused before the tower runs (<see cref="Require"/>) rather than fed a silent
 /// substitute.
 /// </summary>
 /// <param name="received">Per requested block (0-based): this image's [heads, tokens] slice of
@@ -44,8 +46,8 @@ public sealed class Qwen25VlVisionSignals(int encoderLayers, IReadOnlyList<int> 
 
     /// <summary>
     /// Throws when <paramref name="reducer"/> asks for a signal this tower cannot give, naming the method: CLS attention,
-    /// keys, CLS-bearing hidden states and CLIP-style mean attention maps (VisionZip, SCOPE, HoloV, VisPruner, HiPrune),
-    /// or received attention of a window-attention block. Returns the full-attention blocks whose received attention
+    /// keys, CLS-bearing hidden states and CLIP-style mean attention maps, or received attention of a window-attention
+    /// block. Returns the full-attention blocks whose received attention
     /// the reducer reads (0-based).
     /// </summary>
     public static IReadOnlyList<int> Require(IPreLlmReducer reducer, VisionSignalRequest s, VisionTowerInfo tower)
@@ -54,8 +56,8 @@ public sealed class Qwen25VlVisionSignals(int encoderLayers, IReadOnlyList<int> 
             throw new NotSupportedException(
                 $"pre-LLM method {reducer.MethodName} needs CLIP-tower signals (CLS attention / keys / hidden states / attention maps) that " +
                 "Qwen2.5-VL's CLS-free window-attention tower does not have; no documented adaptation is implemented. " +
-                "Methods that read only the merged tokens or grid (DivPrune, CDPruner), VScan (received attention of the full-attention " +
-                "blocks) and every intra-LLM method run on Qwen2.5-VL.");
+                "Methods that read only the merged tokens (DivPrune, CDPruner), those adapted to the received attention of the full-attention " +
+                "blocks (VScan, VisionZip, HoloV, SCOPE, VisPruner, HiPrune) and every intra-LLM method run on Qwen2.5-VL.");
         var blocks = s.ReceivedAttentionLayers.Select(l => VisionSignalRequest.ResolveLayer(l, tower.Layers)).Distinct().ToArray();
         foreach (int b in blocks)
             if (!tower.FullAttentionLayers.Contains(b))

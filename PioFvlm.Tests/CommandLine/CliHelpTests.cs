@@ -92,7 +92,7 @@ public class CliHelpTests
             }
         }
         Assert.That(Cli.Verbs.Where(v => v.Hidden).Select(v => v.Name),
-                    Is.EquivalentTo(new[] { "measure-llava-7b-prefill", "measure-prefill", "measure-layer-cost", "perf-report" }));
+                    Is.EquivalentTo(new[] { "measure-llava-7b-prefill", "measure-prefill", "measure-layer-cost", "perf-report", "measure-attention-memory", "measure-window-attention" }));
     }
 
     [Test]

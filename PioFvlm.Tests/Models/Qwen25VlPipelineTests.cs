@@ -156,7 +156,7 @@ public class Qwen25VlPipelineTests
     }
 
     [Test]
-    public void PreLlmDivPruneKeepsOriginalPositionsAndCoreMethodsNeedingClsAreRefused()
+    public void PreLlmDivPruneKeepsOriginalPositions()
     {
         using var pipeline = Load();
         using var reference = HfFixtures.Open("qwen25vl", "reference.safetensors");
@@ -182,17 +182,8 @@ public class Qwen25VlPipelineTests
         var result = pipeline.Generate(inputs, new GenerationOptions { MaxNewTokens = 2, SuppressTokens = [Eos] }, plan);
         Assert.That(result.Stats.VisualTokensIn, Is.EqualTo(12));
 
-        // VScan has its Qwen rule (Qwen25VlVScanTests); the CLS-based methods have no Qwen adaptation and are refused by
-        // name, also behind a ratio budget (the per-image wrapper names what it wraps).
-        foreach (var method in new[] { "VisionZip", "SCOPE", "HoloV", "VisPruner", "HiPrune" })
-            foreach (var budget in new[] { TokenBudget.Keep(6), TokenBudget.Ratio(0.25) })
-            {
-                var refused = PruningRegistry.CreatePreLlm(method, budget);
-                var e = Assert.Throws<NotSupportedException>(() => pipeline.BuildSequence(inputs, refused));
-                TestContext.Out.WriteLine($"{method}: {e!.Message}");
-                Assert.That(e.Message, Does.Contain("Qwen2.5-VL"));
-                Assert.That(e.Message, Does.Contain(method).IgnoreCase, "the message names the method");
-            }
+        // VScan has its Qwen rule (Qwen25VlVScanTests); VisionZip, SCOPE, HoloV, VisPruner and HiPrune their received-attention
+        // adaptations (Qwen25VlEncoderBaselineTests).
     }
 
     /// <summary>The pre-LLM methods that read only the merged tokens, the grid or the instruction run on Qwen's merged

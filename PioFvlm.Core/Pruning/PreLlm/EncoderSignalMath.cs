@@ -2,9 +2,32 @@ using static TorchSharp.torch;
 
 namespace PioFvlm.Core.Pruning.PreLlm;
 
-/// <summary>Small pieces the CLIP-side baselines (VisionZip, SCOPE, HoloV) share.</summary>
+/// <summary>Small pieces the CLIP-side baselines (VisionZip, SCOPE, HoloV, VisPruner, HiPrune) share.</summary>
 internal static class EncoderSignalMath
 {
+    /// <summary>
+    /// The block whose received attention stands in for CLS attention on a CLS-free tower (Qwen2.5-VL): the last
+    /// full-attention block (31 of the 7B's 32, the block whose output the merger reads; 3 of the test tower's 4). It is
+    /// the block HoloV's Qwen code reads (the last block) and the one community VisionZip ports read (specs/baselines.md
+    /// §4.7, §9.7).
+    /// </summary>
+    public static int LastFullAttentionLayer(VisionTowerInfo tower, string method) =>
+        tower.FullAttentionLayers.Count == 0
+            ? throw new NotSupportedException($"{method} on a CLS-free tower reads the received attention of a full-attention block, and this {tower.Layers}-layer tower has none")
+            : tower.FullAttentionLayers.Max();
+
+    /// <summary>The request of a CLS-free adaptation: the received attention of <paramref name="layers"/> only.</summary>
+    public static VisionSignalRequest ReceivedAttentionOf(params int[] layers) => new() { ReceivedAttentionLayers = layers };
+
+    /// <summary><paramref name="rows"/> and their kept indices, reordered by ascending kept index (raster
+    /// order of the token grid), so that on Qwen2.5-VL the rows' original M-RoPE positions ascend along the sequence.</summary>
+    public static PreLlmReduction InRasterOrder(Tensor rows, IReadOnlyList<long> kept)
+    {
+        var order = Enumerable.Range(0, kept.Count).OrderBy(i => kept[i]).ToArray();
+        using var index = tensor(order.Select(i => (long)i).ToArray(), ScalarType.Int64, rows.device);
+        return new PreLlmReduction(rows.index_select(0, index), order.Select(i => kept[i]).ToArray());
+    }
+
     /// <summary>Per-head CLS rows [heads, P] reduced over heads to P floats (mean or sum), in float32.</summary>
     public static float[] ReduceHeads(Tensor perHead, bool sum)
     {

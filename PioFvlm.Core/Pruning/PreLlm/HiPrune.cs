@@ -20,12 +20,26 @@ namespace PioFvlm.Core.Pruning.PreLlm;
 /// the reference hard-codes 9 for LLaVA and 16 of 32 for Qwen2.5-VL). Differences by design: top-k ties go to the lower
 /// index (torch.topk leaves them unspecified); when anchors and buffers alone exceed B (the reference then asks topk
 /// for a negative count and fails), the anchors' set is cut to B in anchor order, each anchor followed by its buffers.
+/// <para>
+/// On a CLS-free tower (Qwen2.5-VL), HiPrune's own Qwen code (<c>Qwen2_5_VL/qwen2_5_vl_HiPrune.py</c> @6e83a12): the
+/// score of a merged token in a block is the attention it receives there (head mean, summed over all query rows of
+/// the image, averaged over its 2 × 2 merge unit, put back into raster order); anchors come from the object block
+/// (1-based <c>HIPRUNE_OBJECT_LAYER</c> = 16 of 32 → block 15; round(16 · L / 32) on a tower of depth L, so block 1 of
+/// the test tower's 4), registers from the <b>last</b> block (the code's <c>attn_list[-1]</c>, not −2); buffers are
+/// ±1, ± W with W the merged grid's width. The code computes these maps over the whole image in every block, also in
+/// window blocks (its flash path ignores the windows for the map); we compute received attention only in
+/// full-attention blocks, which blocks 15 and 31 of the 7B (and 1 and 3 of the test tower) are, so the defaults give
+/// the code's scores (up to the constant 1 / #queries); an object or deep block with window attention is refused by
+/// the model, naming it. Kept tokens leave in raster order with their original (t, h, w).
+/// </para>
 /// </summary>
 public sealed class HiPrune : IPreLlmReducer
 {
     public const double DefaultAlpha = 0.1;
     /// <summary>The reference's object layer for CLIP ViT-L/14 (24 layers), 1-based.</summary>
     public const int ClipLargeObjectLayer = 9;
+    /// <summary>The reference's object layer for Qwen2.5-VL's 32-block tower, 1-based (its bench_qwen.sh).</summary>
+    public const int QwenObjectLayer = 16;
 
     public int Budget { get; }
     public double Alpha { get; }
@@ -48,10 +62,21 @@ public sealed class HiPrune : IPreLlmReducer
     public int ObjectLayerFor(int encoderLayers) =>
         ObjectLayer ?? Math.Max(1, (int)Math.Round(ClipLargeObjectLayer * encoderLayers / 24.0, MidpointRounding.ToEven));
 
+    /// <summary>The 1-based object layer on a CLS-free tower of <paramref name="encoderLayers"/> blocks: the reference's 16
+    /// of 32 scaled to the depth.</summary>
+    public int ClsFreeObjectLayerFor(int encoderLayers) =>
+        ObjectLayer ?? Math.Max(1, (int)Math.Round(QwenObjectLayer * encoderLayers / 32.0, MidpointRounding.ToEven));
+
+    /// <summary>CLIP: <see cref="SignalsFor(int)"/>; a CLS-free tower: the received attention of the object block and of
+    /// the last block.</summary>
+    public VisionSignalRequest SignalsFor(VisionTowerInfo tower) => tower.HasCls
+        ? SignalsFor(tower.Layers)
+        : EncoderSignalMath.ReceivedAttentionOf(ClsFreeObjectLayerFor(tower.Layers) - 1, tower.Layers - 1);
+
     /// <summary>Anchors for a budget: round(B · α / 5), half to even.</summary>
     public int AnchorCount => (int)Math.Round(Budget * Alpha / 5, MidpointRounding.ToEven);
 
-    /// <summary>The signals on CLIP-L (24 layers); the model asks <see cref="SignalsFor"/> with its own depth.</summary>
+    /// <summary>The signals on CLIP-L (24 layers); the model asks <see cref="SignalsFor(VisionTowerInfo)"/> with its tower.</summary>
     public VisionSignalRequest Signals => SignalsFor(24);
 
     /// <summary>Global attention of the object layer (0-based index) and of the deep layer.</summary>
@@ -63,11 +88,12 @@ public sealed class HiPrune : IPreLlmReducer
         EncoderSignalMath.CheckPatchFeatures(context, "HiPrune");
         if (Budget >= context.TokenCount) return EncoderSignalMath.KeepAll(context);
         var s = context.Signals;
-        int objectIndex = ObjectLayerFor(s.EncoderLayers) - 1;
+        bool hasCls = s.Tower.HasCls;
+        int objectIndex = (hasCls ? ObjectLayerFor(s.EncoderLayers) : ClsFreeObjectLayerFor(s.EncoderLayers)) - 1;
         if (objectIndex >= s.EncoderLayers)
             throw new ArgumentOutOfRangeException(nameof(ObjectLayer), $"HiPrune object layer {objectIndex + 1} does not exist in a {s.EncoderLayers}-layer encoder");
-        var objectScores = EncoderSignalMath.ReduceHeads(s.MeanAttention(objectIndex), sum: false);
-        var deepScores = EncoderSignalMath.ReduceHeads(s.MeanAttention(DeepLayer), sum: false);
+        var objectScores = EncoderSignalMath.ReduceHeads(hasCls ? s.MeanAttention(objectIndex) : s.ReceivedAttention(objectIndex), sum: false);
+        var deepScores = EncoderSignalMath.ReduceHeads(hasCls ? s.MeanAttention(DeepLayer) : s.ReceivedAttention(s.EncoderLayers - 1), sum: false);
         var kept = Select(objectScores, deepScores, s.GridWidth, Budget, AnchorCount);
         using var index = TorchSharp.torch.tensor(kept, TorchSharp.torch.ScalarType.Int64, context.Features.device);
         return new PreLlmReduction(context.Features.index_select(0, index), kept);

@@ -22,6 +22,17 @@ namespace PioFvlm.Core.Pruning.PreLlm;
 /// </list>
 /// Arithmetic is float32 for the similarities and float64 for the scores (the reference works in fp16). A budget at
 /// or above the token count keeps every token unchanged.
+/// <para>
+/// On a CLS-free tower (Qwen2.5-VL), HoloV's own Qwen code (<c>qwen-model-HoloV</c>, specs/baselines.md §9.7): a_j is
+/// the attention token j <i>receives</i> in the last vision block (a full-attention block on every Qwen2.5-VL: 31 of
+/// 32), averaged over heads and query rows and over the token's 2 × 2 merge unit, on the merged tokens (the merger's
+/// output); the same crops, scores and quotas (its α = 1 on A and β = 0.09 on the variance are our 1000·a + 0.09·γ·var).
+/// Ours vs that code: the scores are put back into raster order (the code averages them in window order while its
+/// features are in raster order, §9.7's "possible bug"); and the zero padding rows are dropped, so a shortfall keeps
+/// fewer than K tokens (the code indexes its positions with −1, i.e. gives a padding row the last image token's
+/// position, while every row here must stand at one original token's (t, h, w)). Kept tokens keep the code's order
+/// (crop by crop, descending attention) and their original positions.
+/// </para>
 /// </summary>
 public sealed class HoloV : IPreLlmReducer
 {
@@ -52,6 +63,10 @@ public sealed class HoloV : IPreLlmReducer
 
     public VisionSignalRequest Signals { get; }
 
+    /// <summary>CLIP: <see cref="Signals"/>; a CLS-free tower: the received attention of its last full-attention block.</summary>
+    public VisionSignalRequest SignalsFor(VisionTowerInfo tower) =>
+        tower.HasCls ? Signals : EncoderSignalMath.ReceivedAttentionOf(EncoderSignalMath.LastFullAttentionLayer(tower, "HoloV"));
+
     /// <summary>C = max(1, ⌊1024·N / (576·K)⌋) (HoloV's Qwen rule, in integers).</summary>
     public static int CropsFor(long tokens, int budget) => (int)Math.Max(1, 1024 * tokens / (576L * budget));
 
@@ -60,11 +75,15 @@ public sealed class HoloV : IPreLlmReducer
         EncoderSignalMath.CheckPatchFeatures(context, "HoloV");
         long n = context.TokenCount;
         if (Budget >= n) return EncoderSignalMath.KeepAll(context);
-        var attention = EncoderSignalMath.ReduceHeads(context.Signals.ClsAttention(Layer), sum: false);
+        var signals = context.Signals;
+        bool hasCls = signals.Tower.HasCls;
+        var attention = EncoderSignalMath.ReduceHeads(hasCls ? signals.ClsAttention(Layer)
+            : signals.ReceivedAttention(EncoderSignalMath.LastFullAttentionLayer(signals.Tower, "HoloV")), sum: false);
         int crops = Math.Min(Crops ?? CropsFor(n, Budget), (int)n);
 
         using var scope = NewDisposeScope();
         var kept = Select(context.Features, attention, Budget, crops, Alpha, Tau);
+        if (!hasCls) kept = kept.Where(i => i >= 0).ToArray();   // no padding rows: each row needs an original position
         var device = context.Features.device;
         var real = kept.Where(i => i >= 0).ToArray();
         var rows = context.Features.index_select(0, tensor(real, ScalarType.Int64, device));

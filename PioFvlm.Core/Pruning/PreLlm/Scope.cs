@@ -16,6 +16,13 @@ namespace PioFvlm.Core.Pruning.PreLlm;
 /// the kept rows of the projected features are what projecting the kept hidden states gives. Similarities run in
 /// float32 and gains are summed in float64 (the reference works in fp16); ties go to the lower patch index (argmax's
 /// first maximum). A budget at or above the patch count keeps every token.
+/// <para>
+/// On a CLS-free tower (Qwen2.5-VL; not official, the paper covers LLaVA only; specs/baselines.md §10.7) an
+/// adaptation: a_j is the attention merged token j <i>receives</i> in the last full-attention block (per head
+/// softmax(Q · Kᵀ / √d) over the image averaged over all query rows and over the 2 × 2 merge unit, summed over heads,
+/// as the CLS row is summed on CLIP), and the cosines are those of the merged tokens (the merger's output). Kept
+/// tokens leave in raster order with their original (t, h, w).
+/// </para>
 /// </summary>
 public sealed class Scope : IPreLlmReducer
 {
@@ -40,6 +47,10 @@ public sealed class Scope : IPreLlmReducer
 
     public VisionSignalRequest Signals { get; }
 
+    /// <summary>CLIP: <see cref="Signals"/>; a CLS-free tower: the received attention of its last full-attention block.</summary>
+    public VisionSignalRequest SignalsFor(VisionTowerInfo tower) =>
+        tower.HasCls ? Signals : EncoderSignalMath.ReceivedAttentionOf(EncoderSignalMath.LastFullAttentionLayer(tower, "SCOPE"));
+
     public PreLlmReduction Reduce(VisionStageContext context)
     {
         EncoderSignalMath.CheckPatchFeatures(context, "SCOPE");
@@ -47,9 +58,19 @@ public sealed class Scope : IPreLlmReducer
         var signals = context.Signals;
 
         using var scope = NewDisposeScope();
-        var hidden = signals.HiddenState(HiddenStateIndex);
-        var patches = hidden.narrow(0, 1, hidden.shape[0] - 1);
-        var saliency = EncoderSignalMath.ReduceHeads(signals.ClsAttention(Layer), sum: true);
+        Tensor patches;
+        float[] saliency;
+        if (signals.Tower.HasCls)
+        {
+            var hidden = signals.HiddenState(HiddenStateIndex);
+            patches = hidden.narrow(0, 1, hidden.shape[0] - 1);
+            saliency = EncoderSignalMath.ReduceHeads(signals.ClsAttention(Layer), sum: true);
+        }
+        else
+        {
+            patches = context.Features;
+            saliency = EncoderSignalMath.ReduceHeads(signals.ReceivedAttention(EncoderSignalMath.LastFullAttentionLayer(signals.Tower, "SCOPE")), sum: true);
+        }
         var kept = Select(patches, saliency, Budget, Alpha);
         var features = context.Features.index_select(0, tensor(kept, ScalarType.Int64, context.Features.device));
         return new PreLlmReduction(features.MoveToOuterDisposeScope(), kept);

@@ -18,6 +18,14 @@ namespace PioFvlm.Core.Pruning.PreLlm;
 /// token; torch's argsort leaves them unspecified); an odd |R| (|a| = |b| + 1, which the reference's index arithmetic
 /// cannot express and fails on; never reached at 64 / 128 / 192 of 576) is handled as written above; cosines run in
 /// float32.
+/// <para>
+/// On a CLS-free tower (Qwen2.5-VL; not official: VisPruner's code is LLaVA-only, a Qwen port is in LightCompress
+/// PR #441, not read) an adaptation: the important tokens rank by the attention each merged token <i>receives</i> in
+/// the last full-attention block (the block whose output the merger reads, as layer −2's output is LLaVA's features;
+/// head mean, averaged over all query rows and over the 2 × 2 merge unit), and the matching cosines are those of the
+/// merged tokens (the merger's output, <see cref="IVisionSignals.SelectedFeatures"/>). Kept tokens leave in raster
+/// order with their original (t, h, w).
+/// </para>
 /// </summary>
 public sealed class VisPruner : IPreLlmReducer
 {
@@ -40,6 +48,10 @@ public sealed class VisPruner : IPreLlmReducer
 
     public VisionSignalRequest Signals { get; }
 
+    /// <summary>CLIP: <see cref="Signals"/>; a CLS-free tower: the received attention of its last full-attention block.</summary>
+    public VisionSignalRequest SignalsFor(VisionTowerInfo tower) =>
+        tower.HasCls ? Signals : EncoderSignalMath.ReceivedAttentionOf(EncoderSignalMath.LastFullAttentionLayer(tower, "VisPruner"));
+
     /// <summary>Important tokens for a budget: ⌊B · r⌋ (Python's <c>int()</c>).</summary>
     public int ImportantCount => (int)Math.Floor(Budget * ImportantRatio);
 
@@ -47,7 +59,9 @@ public sealed class VisPruner : IPreLlmReducer
     {
         EncoderSignalMath.CheckPatchFeatures(context, "VisPruner");
         if (Budget >= context.TokenCount) return EncoderSignalMath.KeepAll(context);
-        var attention = EncoderSignalMath.ReduceHeads(context.Signals.ClsAttention(Layer), sum: false);
+        var signals = context.Signals;
+        var attention = EncoderSignalMath.ReduceHeads(signals.Tower.HasCls ? signals.ClsAttention(Layer)
+            : signals.ReceivedAttention(EncoderSignalMath.LastFullAttentionLayer(signals.Tower, "VisPruner")), sum: false);
         float[] similarity;
         int n = (int)context.TokenCount;
         using (NewDisposeScope())

@@ -21,6 +21,16 @@ namespace PioFvlm.Core.Pruning.PreLlm;
 /// ties in similarity to the first target (argmax). Decisions where the spec is silent: a budget at or above the patch
 /// count keeps the unreduced features (no CLS), so the full budget is the unpruned model; <see cref="ForBudget"/>
 /// splits B as C = round(5B/32), D = B − C, which is the published 54/10, 108/20, 162/30 at 64/128/192.
+/// <para>
+/// On a CLS-free tower (Qwen2.5-VL; no official Qwen code in the snapshot read, specs/baselines.md §4.7) an adaptation:
+/// the dominant tokens are the <see cref="Dominant"/> merged tokens (no CLS to count) that <i>receive</i> the most
+/// attention in the last full-attention block (per head softmax(Q · Kᵀ / √d) over the image, averaged over all query
+/// rows and over the token's 2 × 2 merge unit, summed over heads; <see cref="IVisionSignals.ReceivedAttention"/>);
+/// the contextual tokens are chosen and merged by the same rule as above, with the merged tokens themselves (the
+/// merger's output, LLM-side) as the similarity metric and the merged rows: the tower has no separate projector and
+/// pruning before the merger would break its 2 × 2 units (§4.7). Rows leave in raster order of the kept index; a
+/// contextual token (target + mean of the tokens assigned to it) sits at its <b>target's</b> original (t, h, w).
+/// </para>
 /// </summary>
 public sealed class VisionZip : IPreLlmReducer
 {
@@ -61,11 +71,16 @@ public sealed class VisionZip : IPreLlmReducer
 
     public VisionSignalRequest Signals { get; }
 
+    /// <summary>CLIP: <see cref="Signals"/>; a CLS-free tower: the received attention of its last full-attention block.</summary>
+    public VisionSignalRequest SignalsFor(VisionTowerInfo tower) =>
+        tower.HasCls ? Signals : EncoderSignalMath.ReceivedAttentionOf(EncoderSignalMath.LastFullAttentionLayer(tower, "VisionZip"));
+
     public PreLlmReduction Reduce(VisionStageContext context)
     {
         EncoderSignalMath.CheckPatchFeatures(context, "VisionZip");
         if (Budget >= context.TokenCount) return EncoderSignalMath.KeepAll(context);
         var signals = context.Signals;
+        if (!signals.Tower.HasCls) return ReduceWithoutCls(context);
 
         using var scope = NewDisposeScope();
         var hidden = signals.HiddenState(HiddenStateIndex);
@@ -76,6 +91,35 @@ public sealed class VisionZip : IPreLlmReducer
         var projected = signals.Project(merged).to(context.Features.dtype);
         var kept = selection.Dominant.Concat(selection.Targets).Select(t => t - 1).ToArray();
         return new PreLlmReduction(projected.MoveToOuterDisposeScope(), kept);
+    }
+
+    /// <summary>The CLS-free adaptation (class remarks): dominant by received attention, contextual merged on the tokens.</summary>
+    PreLlmReduction ReduceWithoutCls(VisionStageContext context)
+    {
+        var signals = context.Signals;
+        using var scope = NewDisposeScope();
+        var scores = EncoderSignalMath.ReduceHeads(signals.ReceivedAttention(EncoderSignalMath.LastFullAttentionLayer(signals.Tower, "VisionZip")), sum: true);
+        var tokens = context.Features.to(ScalarType.Float32);
+        var selection = SelectWithoutCls(scores, tokens, Dominant, Contextual);
+        var rows = Compose(tokens, selection).to(context.Features.dtype);
+        var reduction = EncoderSignalMath.InRasterOrder(rows, [.. selection.Dominant, .. selection.Targets]);
+        return reduction with { Features = reduction.Features.MoveToOuterDisposeScope() };
+    }
+
+    /// <summary>
+    /// The CLS-free choice on per-token scores (<paramref name="scores"/>, raster order) and the merge metric [P, d]:
+    /// the <paramref name="dominant"/> top tokens (equal scores: lower index first), then the contextual rule on the rest.
+    /// Token indices are the tokens' own (no CLS).
+    /// </summary>
+    public static VisionZipSelection SelectWithoutCls(IReadOnlyList<float> scores, Tensor metric, int dominant, int contextual)
+    {
+        int tokens = scores.Count;
+        if (metric.dim() != 2 || metric.shape[0] != tokens)
+            throw new ArgumentException($"merge metric [{string.Join(", ", metric.shape)}] does not fit {tokens} tokens");
+        if (dominant < 0 || contextual < 0 || dominant + contextual > tokens)
+            throw new ArgumentOutOfRangeException(nameof(dominant), $"VisionZip {dominant} dominant + {contextual} contextual do not fit {tokens} tokens");
+        var dom = EncoderSignalMath.TopStable(Enumerable.Range(0, tokens), scores, dominant).Select(t => (long)t).Order().ToArray();
+        return WithContextual(dom, tokens, metric, contextual);
     }
 
     /// <summary>
@@ -92,8 +136,15 @@ public sealed class VisionZip : IPreLlmReducer
 
         var top = EncoderSignalMath.TopStable(Enumerable.Range(0, patches), clsScores, dominant - 1);
         var dom = new long[] { 0 }.Concat(top.Select(p => (long)p + 1).Order()).ToArray();
+        return WithContextual(dom, patches + 1, metric, contextual);
+    }
+
+    /// <summary>The contextual part: targets spread evenly over the non-dominant tokens of 0 .. <paramref name="tokens"/> − 1
+    /// in ascending order, every other one assigned to its most cosine-similar target on <paramref name="metric"/>.</summary>
+    static VisionZipSelection WithContextual(long[] dom, int tokens, Tensor metric, int contextual)
+    {
         var isDominant = new HashSet<long>(dom);
-        var rest = Enumerable.Range(0, patches + 1).Select(i => (long)i).Where(i => !isDominant.Contains(i)).ToArray();
+        var rest = Enumerable.Range(0, tokens).Select(i => (long)i).Where(i => !isDominant.Contains(i)).ToArray();
         if (contextual == 0 || rest.Length == 0)
             return new VisionZipSelection(dom, [], []);
 
