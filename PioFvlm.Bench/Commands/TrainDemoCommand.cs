@@ -24,6 +24,7 @@ public static class TrainDemoCommand
         CliOption.Optional("data-seed", "N", "generator seed of the training questions (default 1)"),
         CliOption.Flag("column-labels", "grid-column patch labels"),
         CliOption.Optional("where-layer", "N", "add the loss on where the named shape is, read after decoder layer N"),
+        CliOption.Optional("head-only", "N", "first N steps train only the auxiliary heads (warm restarts)"),
         CliOption.Optional("extra", "TYPE=X[,TYPE=X]", "share of each batch replaced by extra questions of a type (exist, colour, count, position; 0-1)"),
         CliOption.Optional("init-from", "MODEL_DIR", "warm restart from this finished model folder"),
         CliOption.Optional("stop-at", "ACC", "stop once validation accuracy reaches ACC"),
@@ -55,6 +56,7 @@ public static class TrainDemoCommand
             TrainDataSeed = Int(a, "data-seed", defaults.TrainDataSeed),
             ColumnLabels = a.Flag("column-labels"),
             WhereLayer = a.Value("where-layer") is null ? null : Int(a, "where-layer", 0),
+            HeadOnlySteps = a.Value("head-only") is null ? 0 : Int(a, "head-only", 0),
             ExtraShare = a.Value("extra") is { } extra ? Shares(extra) : new Dictionary<string, double>(),
             InitialWeights = a.Value("init-from") is { } from ? RequireModelFolder(from) : null,
         };

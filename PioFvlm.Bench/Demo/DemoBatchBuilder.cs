@@ -190,14 +190,15 @@ public sealed class DemoBatchBuilder(IVisionLanguageModel model, ShapesGenerator
     /// <summary>
     /// Answer cross-entropy, plus (when <paramref name="auxiliary"/> is given) the patch-label losses on the projected
     /// visual tokens: a training signal that makes the vision tower learn shapes and colours early; the heads are not
-    /// part of the saved model. Returns the total and the answer loss alone.
+    /// part of the saved model. Returns the total, the answer loss alone and the where loss (0 without a where head).
     /// </summary>
-    public (Tensor Total, Tensor Answer) Loss(DemoBatch batch, PatchHeads? auxiliary = null)
+    public (Tensor Total, Tensor Answer, Tensor Where) Loss(DemoBatch batch, PatchHeads? auxiliary = null)
     {
         using var _ = NewDisposeScope();
         var (logits, visual, where) = Forward(batch, auxiliary?.WhereLayer);
         var answer = nn.functional.cross_entropy(logits.to(ScalarType.Float32), tensor(batch.TargetIds));
         var total = answer;
+        var whereLoss = zeros(1).squeeze();
         if (auxiliary is not null)
         {
             // On the RMS-normalised tokens, as the decoder's first norm sees them: labels read from raw features
@@ -219,10 +220,11 @@ public sealed class DemoBatchBuilder(IVisionLanguageModel model, ShapesGenerator
                 // fetch the shape's position along with its colour, which the answer loss alone did not (position
                 // stayed at chance through 8,500 steps).
                 var normedWhere = where * (where.pow(2).mean([-1], keepdim: true) + 1e-5).rsqrt();
-                total = total + nn.functional.cross_entropy(auxiliary.Where(normedWhere), tensor(batch.WhereColumns));
+                whereLoss = nn.functional.cross_entropy(auxiliary.Where(normedWhere), tensor(batch.WhereColumns));
+                total = total + whereLoss;
             }
         }
-        return (total.MoveToOuterDisposeScope(), answer.MoveToOuterDisposeScope());
+        return (total.MoveToOuterDisposeScope(), answer.MoveToOuterDisposeScope(), whereLoss.MoveToOuterDisposeScope());
     }
 
     /// <summary>

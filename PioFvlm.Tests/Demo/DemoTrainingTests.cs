@@ -240,12 +240,47 @@ public class DemoTrainingTests
         // The where loss changes training (it is wired in), and a zero share leaves the generator's mix.
         var plain = options with { OutputDirectory = Path.Combine(dir.Path, "plain"), WhereLayer = null };
         new DemoTrainer(plain).Train(TextWriter.Null);
-        using var a = CheckpointSource.Open(Path.Combine(options.OutputDirectory, "model.safetensors"));
-        using var b = CheckpointSource.Open(Path.Combine(plain.OutputDirectory, "model.safetensors"));
-        const string name = "language_model.model.layers.0.self_attn.q_proj.weight";
-        using var x = a.Load(a.Entries.Keys.First(k => k.EndsWith("layers.0.self_attn.q_proj.weight", StringComparison.Ordinal)));
-        using var y = b.Load(b.Entries.Keys.First(k => k.EndsWith("layers.0.self_attn.q_proj.weight", StringComparison.Ordinal)));
-        Assert.That((x - y).abs().max().item<float>(), Is.GreaterThan(0f), name + ": the where loss moved the lower decoder layers");
+        Assert.That(MaxDifference(options.OutputDirectory, plain.OutputDirectory, "layers.0.self_attn.q_proj.weight"), Is.GreaterThan(0f),
+            "the where loss moved the lower decoder layers");
+    }
+
+    [Test]
+    public void HeadOnlyStepsLeaveTheModelAsGivenButTrainTheHeads()
+    {
+        using var dir = new TempDir();
+        var first = new DemoTrainingOptions
+        {
+            OutputDirectory = Path.Combine(dir.Path, "first"), Model = Tiny, Steps = 2, BatchSize = 4, WarmupSteps = 1,
+            ValidationCount = 8, EvaluateEvery = 2, CheckpointEvery = 2,
+        };
+        new DemoTrainer(first).Train(TextWriter.Null);
+        // With weight decay on (the default): decay alone moves weights whose gradient is zero.
+        var heads = first with
+        {
+            OutputDirectory = Path.Combine(dir.Path, "heads"), InitialWeights = first.OutputDirectory, Steps = 3,
+            HeadOnlySteps = 3, WeightDecay = 0.1, LearningRate = 1e-2, WhereLayer = 1, ColumnLabels = true,
+        };
+        var log = new StringWriter();
+        new DemoTrainer(heads).Train(log);
+        AssertSameWeights(first.OutputDirectory, heads.OutputDirectory);
+        Assert.That(log.ToString(), Does.Contain(", where "), "the where loss is logged");
+
+        // One joint step after the head-only ones moves the model.
+        var joint = heads with { OutputDirectory = Path.Combine(dir.Path, "joint"), Steps = 4 };
+        new DemoTrainer(joint).Train(TextWriter.Null);
+        Assert.That(MaxDifference(first.OutputDirectory, joint.OutputDirectory, "layers.0.self_attn.q_proj.weight"), Is.GreaterThan(0f));
+    }
+
+    /// <summary>Max |a - b| of the decoder weight whose name ends with <paramref name="suffix"/> in two model folders.</summary>
+    static float MaxDifference(string folderA, string folderB, string suffix)
+    {
+        using var a = CheckpointSource.Open(Path.Combine(folderA, "model.safetensors"));
+        using var b = CheckpointSource.Open(Path.Combine(folderB, "model.safetensors"));
+        static bool Decoder(string k, string suffix) => k.Contains("language_model", StringComparison.Ordinal) && k.EndsWith(suffix, StringComparison.Ordinal);
+        using var x = a.Load(a.Entries.Keys.Single(k => Decoder(k, suffix)));
+        using var y = b.Load(b.Entries.Keys.Single(k => Decoder(k, suffix)));
+        using var diff = (x - y).abs().max();
+        return diff.item<float>();
     }
 
     static void AssertSameWeights(string expectedFolder, string actualFolder)
