@@ -71,7 +71,7 @@ public static class KeptTokenOverlay
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            File.Delete(temp);   // no-op when it was never created
+            if (File.Exists(temp)) File.Delete(temp);
             throw new IOException($"cannot write the kept-token picture {path}: {e.Message}", e);
         }
     }
