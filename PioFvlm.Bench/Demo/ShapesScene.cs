@@ -31,6 +31,12 @@ public static class ShapesQuestionType
 public sealed record ShapesQuestion(string Type, string Text, string Answer)
 {
     public IReadOnlyList<ShapeObject> About { get; init; } = [];
+
+    // Value equality over About's shapes too (a record compares a list property by reference).
+    public bool Equals(ShapesQuestion? other) =>
+        other is not null && Type == other.Type && Text == other.Text && Answer == other.Answer && About.SequenceEqual(other.About);
+
+    public override int GetHashCode() => HashCode.Combine(Type, Text, Answer, About.Count);
 }
 
 /// <summary>The words the benchmark uses, so the tokenizer and the texts agree.</summary>
