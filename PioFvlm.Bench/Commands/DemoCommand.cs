@@ -103,12 +103,16 @@ public static class DemoCommand
         string md = Path.Combine(run.Output.Directory, "demo-report.md");
         string csv = Path.Combine(run.Output.Directory, "demo-report.csv");
         string text = Markdown(table, count, settings.Seed, run, visualTokens, clock.Elapsed);
+        // Kept-token pictures (issue 17, item 2): a separate pass over one held-out question per type.
+        var pictures = DemoKeptPictures.Write(run, generator, settings.Seed, run.Output.Directory);
+        text += DemoKeptPictures.Markdown(pictures, run.Output.Directory);
         AtomicFile.WriteAllText(md, text);
         AtomicFile.WriteAllText(csv, DemoReport.Csv(table));
         Console.WriteLine();
         Console.WriteLine(DemoReport.Table(table));
         Console.WriteLine($"report: {md}, {csv}");
         Console.WriteLine($"plots:  {Path.Combine(run.Output.Directory, EvalPlots.ScoreFile)}, {Path.Combine(run.Output.Directory, EvalPlots.SpeedupFile)}");
+        Console.WriteLine($"kept-token pictures: {string.Join(", ", pictures)}");
         Console.WriteLine($"demo done in {clock.Elapsed:mm\\:ss}");
         return 0;
     }

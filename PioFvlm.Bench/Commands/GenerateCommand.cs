@@ -9,6 +9,7 @@ using PioFvlm.Core.Models;
 using PioFvlm.Core.Pruning;
 using PioFvlm.Core.Runtime;
 using PioFvlm.Core.Text;
+using PioFvlm.Bench.Overlays;
 using PioFvlm.Core.Vision;
 using PioFvlm.Models;
 using PioFvlm.Models.Configs;
@@ -18,9 +19,11 @@ namespace PioFvlm.Bench.Commands;
 
 /// <summary>
 /// <c>pio-fvlm generate --model DIR --image FILE --prompt TEXT [--max-new-tokens N] [--dtype Float32|BFloat16|Float16]
-/// [--vision-tower DIR] [--json]</c>: greedy answer of a checkpoint of any implemented family (<see cref="VlmLoader"/>) about one image, with the statistics
+/// [--vision-tower DIR] [--show-kept FILE.png] [--json]</c>: greedy answer of a checkpoint of any implemented family (<see cref="VlmLoader"/>) about one image, with the statistics
 /// (visual tokens, prompt length, vision / prefill / decode time, tokens per second, KV cache size). The prompt is put
-/// into the checkpoint's conversation template unless it already holds <c>&lt;image&gt;</c>. Exit 0 on success, 1 with
+/// into the checkpoint's conversation template unless it already holds <c>&lt;image&gt;</c>. <c>--show-kept</c> draws the
+/// kept visual tokens over the input image, one panel per pruning stage (<see cref="KeptTokenPicture"/>; LLaVA-1.5
+/// only, other families are refused before generating). Exit 0 on success, 1 with
 /// a one-line error (file, key or value at fault) when the model, image or prompt cannot be used, 2 on bad arguments.
 /// </summary>
 public static class GenerateCommand
@@ -35,6 +38,7 @@ public static class GenerateCommand
         CliOption.Optional("vision-tower", "DIR", "a separate CLIP vision tower folder"),
         CliOption.Optional("schedule", "PRESET", "prune with PIO-FVLM on a named schedule (see 'pio-fvlm methods'); not with --pruning"),
         CliOption.Optional("pruning", "FILE", "prune as a JSON pruning config says; not with --schedule"),
+        CliOption.Optional("show-kept", "FILE.png", "draw the kept visual tokens over the input image, one panel per pruning stage (LLaVA-1.5 only; LLaVA-NeXT and Qwen2.5-VL are refused)"),
         CliOption.Flag("json", "print the answer and statistics as JSON"),
     ]);
 
@@ -49,6 +53,7 @@ public static class GenerateCommand
         int maxNewTokens = ParseMaxNewTokens(a.Value("max-new-tokens"));
         var dtype = DTypeNames.ParseOption(a.Value("dtype"), "--dtype", ScalarType.Float32);
         bool json = a.Flag("json");
+        string? showKept = a.Value("show-kept");
         if (a.Positional.Count > 0) throw new UsageException($"unexpected argument '{a.Positional[0]}'; usage: {Usage}");
 
         try
@@ -57,16 +62,19 @@ public static class GenerateCommand
             if (a.Value("vision-tower") is string tower && !Directory.Exists(tower))
                 throw new DirectoryNotFoundException($"vision tower folder not found: {tower}");
             var image = ImageDecoder.Decode(imagePath);   // before the (slow) model load: a bad image fails fast
+            if (showKept != null) KeptTokenPicture.CheckWritable(showKept);
             TorchRuntime.EnsureLoaded();
             using var vlm = VlmLoader.FromPretrained(model, new LoadOptions { DType = dtype, VisionTowerPath = a.Value("vision-tower") });
             var plan = PlanFrom(a, vlm.Profile);
+            var tokens = showKept == null ? null : VisualTokenLayout.For(vlm, image);   // refuses other families before generating
             string fullPrompt = prompt.Contains(vlm.Profile.ImagePlaceholder, StringComparison.Ordinal)
                 ? prompt : vlm.FormatPrompt(prompt);
             using var inputs = vlm.Prepare(fullPrompt, [image], maxNewTokens);
             var result = vlm.Generate(inputs, new GenerationOptions { MaxNewTokens = maxNewTokens }, plan);
             var stages = result.Stats.Stages;
-            Console.WriteLine(json ? Json(model, imagePath, fullPrompt, dtype, plan, stages, result).ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping })
-                                   : Describe(plan, stages, result));
+            if (showKept != null) KeptTokenPicture.Write(showKept, image, tokens!, prompt, result);
+            Console.WriteLine(json ? Json(model, imagePath, fullPrompt, dtype, plan, stages, result, showKept).ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping })
+                                   : Describe(plan, stages, result, showKept));
             return 0;
         }
         catch (Exception e) when (IsUserError(e))
@@ -111,7 +119,7 @@ public static class GenerateCommand
             ? n : throw new UsageException($"--max-new-tokens must be a positive integer, got '{value}'");
     }
 
-    static string Describe(PruningPlan plan, IReadOnlyList<PruningStageReport> stages, GenerationResult r)
+    static string Describe(PruningPlan plan, IReadOnlyList<PruningStageReport> stages, GenerationResult r, string? picture)
     {
         var s = r.Stats;
         var w = new StringWriter(CultureInfo.InvariantCulture);
@@ -130,11 +138,12 @@ public static class GenerateCommand
         w.WriteLine($"prefill         {s.PrefillMs:F1} ms{(s.PruningMs > 0 ? $" (pruning {s.PruningMs:F1} ms)" : "")}");
         w.WriteLine($"decode          {s.DecodeMs:F1} ms, {s.TokensGenerated} tokens, {s.DecodeTokensPerSecond:F1} tok/s");
         w.WriteLine($"kv cache        {s.KvCacheBytes / 1048576.0:F2} MiB after prefill");
+        if (picture != null) w.WriteLine($"kept tokens     drawn in {picture}");
         return w.ToString().TrimEnd();
     }
 
     static JsonObject Json(string model, string image, string prompt, ScalarType dtype, PruningPlan plan,
-                           IReadOnlyList<PruningStageReport> stages, GenerationResult r)
+                           IReadOnlyList<PruningStageReport> stages, GenerationResult r, string? picture)
     {
         var s = r.Stats;
         return new JsonObject
@@ -155,6 +164,7 @@ public static class GenerateCommand
             ["prompt"] = prompt,
             ["dtype"] = dtype.ToString(),
             ["answer"] = r.Text,
+            ["show_kept"] = picture,
             ["token_ids"] = new JsonArray(r.TokenIds.Select(t => (JsonNode)t).ToArray()),
             ["stats"] = new JsonObject
             {

@@ -8,17 +8,7 @@ namespace PioFvlm.Tests.Models;
 [NonParallelizable]
 public class LlavaCliTests
 {
-    /// <summary>configs/models/tiny-llava above the test folder (the repository's bundled model).</summary>
-    static string BundledModel()
-    {
-        for (var dir = new DirectoryInfo(TestContext.CurrentContext.TestDirectory); dir != null; dir = dir.Parent)
-        {
-            string path = Path.Combine(dir.FullName, "configs", "models", "tiny-llava");
-            if (File.Exists(Path.Combine(path, "config.json"))) return path;
-        }
-        Assert.Fail("configs/models/tiny-llava not found above the test folder");
-        return "";
-    }
+    static string BundledModel() => LlavaTestModels.BundledTinyModel();
 
     [Test]
     public void GenerateOnTheBundledModelPrintsAnAnswerAndStatistics()

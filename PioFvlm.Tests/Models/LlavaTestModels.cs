@@ -15,6 +15,18 @@ internal static class LlavaTestModels
 
     public const int ImageTokens = 49;
 
+    /// <summary>configs/models/tiny-llava above the test folder (the repository's bundled model).</summary>
+    public static string BundledTinyModel()
+    {
+        for (var dir = new DirectoryInfo(TestContext.CurrentContext.TestDirectory); dir != null; dir = dir.Parent)
+        {
+            string path = Path.Combine(dir.FullName, "configs", "models", "tiny-llava");
+            if (File.Exists(Path.Combine(path, "config.json"))) return path;
+        }
+        Assert.Fail("configs/models/tiny-llava not found above the test folder");
+        return "";
+    }
+
     /// <summary>An in-memory pipeline around a seeded tiny HF model (no files but the tokenizer); 2 decoder layers
     /// unless <paramref name="textLayers"/> asks for room for more pruning stages.</summary>
     public static LlavaPipeline InMemory(TempDir dir, int seed = 1, TinyLlavaLayout layout = TinyLlavaLayout.Hf, int textLayers = 2)
