@@ -4,21 +4,24 @@
 # in that process: the one-layer cost curve on its layer 0 (n = 22 ... 2988), every schedule's image encoding + prefill
 # (fastest of --repeats) and decode tokens/s (unpruned; PIO 33.3/22.2/11.1 % w/o and w/ VE; FastV, DART, VisionZip,
 # CDPruner, VisPruner, HiPrune, Downsample at 11.1 %), and the pruner's pieces (one layer forward, probe Full/Cheap,
-# NMS at 576 and 2928 tokens checked against the fp32 full-matrix reference). Expected full run on the 2-core machine: ~10 min (build 1 min, curve ~1 min, schedules
-# ~7 min, pieces ~0.5 min); each part prints its time. --with-micro also runs the BenchmarkDotNet micro suites
+# NMS at 576 and 2928 tokens checked against the fp32 full-matrix reference), the decode rows (unpruned and pio-11:
+# --decode-row-tokens greedy tokens, default 32, with each matmul route, oneDNN and ATen gemv, alternating) and one decode
+# step taken apart op by op at the unpruned cache length. Expected full run on the 2-core machine: ~12 min (build 1 min,
+# curve ~1 min, schedules + decode rows ~8.5 min, decode breakdown ~0.5 min, pieces ~0.5 min); each part prints its time. --with-micro also runs the BenchmarkDotNet micro suites
 # (a second process after the first, adds several minutes) and appends their tables.
 # --smoke runs the same code at tiny widths (same 576 visual tokens, 32 layers, schedules and presets) in seconds and
 # writes to a temporary folder unless --out is given; the repository's report is left alone.
-# Usage: scripts/perf_report.sh [--smoke] [--threads N] [--repeats N] [--decode-tokens N] [--with-micro] [--out FILE.md]
+# Usage: scripts/perf_report.sh [--smoke] [--threads N] [--repeats N] [--decode-tokens N] [--decode-row-tokens N] [--with-micro] [--out FILE.md]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-threads=2; repeats=3; decode=4; smoke=0; micro=0; out=""
+threads=2; repeats=3; decode=4; rowtokens=32; smoke=0; micro=0; out=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) smoke=1 ;;
     --threads) threads="$2"; shift ;;
     --repeats) repeats="$2"; shift ;;
     --decode-tokens) decode="$2"; shift ;;
+    --decode-row-tokens) rowtokens="$2"; shift ;;
     --with-micro) micro=1 ;;
     --out) out="$2"; shift ;;
     *) echo "perf_report.sh: unknown argument '$1'" >&2; exit 2 ;;
@@ -28,7 +31,7 @@ done
 work="$(mktemp -d -t perf-report-XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 if [ "$smoke" = 1 ]; then
-  size=(--smoke); repeats=1; decode=2
+  size=(--smoke); repeats=1; decode=2; rowtokens=4
   json="$work/performance-smoke.json"; out="${out:-$work/performance-smoke.md}"
 else
   size=()
@@ -45,10 +48,11 @@ cd "$root"
 pio() { dotnet "$root/PioFvlm.Bench/bin/Release/net10.0/pio-fvlm.dll" "$@"; }
 
 t=$(date +%s)
-step "measure: model build, cost curve, 14 schedules x $repeats prefills + $decode decode tokens, pruner pieces"
+step "measure: model build, cost curve, 14 schedules x $repeats prefills + $decode decode tokens, decode rows ($rowtokens tokens x 2 routes) + breakdown, pruner pieces"
 avail_kb=$(awk '/MemAvailable/ {print $2}' /proc/meminfo)
 echo "MemAvailable: $((avail_kb / 1024)) MiB"
 pio measure-llava-7b-prefill "${size[@]}" --threads "$threads" --repeats "$repeats" --decode-tokens "$decode" \
+  --decode-rows unpruned,pio-11 --decode-row-tokens "$rowtokens" --decode-breakdown \
   --cost-curve --probe-costs --json "$json" \
   --schedules unpruned,pio-33,pio-22,pio-11,pio-ve-33,pio-ve-22,pio-ve-11,configs/pruning/fastv-64.json,configs/pruning/dart-64.json,configs/pruning/visionzip-64.json,configs/pruning/cdpruner-64.json,configs/pruning/vispruner-64.json,configs/pruning/hiprune-64.json,configs/pruning/downsample-64.json
 took measure "$t"

@@ -11,6 +11,7 @@ namespace PioFvlm.Bench.Macro;
 /// <summary>
 /// Hidden verb <c>measure-llava-7b-prefill</c> (alias <c>measure-prefill</c>) <c>[--config FILE] [--image WxH] [--smoke]
 /// [--dtype D] [--text-tokens N] [--threads N] [--schedules LIST] [--repeats N] [--decode-tokens N] [--cost-curve]
+/// [--decode-rows LIST] [--decode-row-tokens N] [--decode-breakdown] [--breakdown-steps N]
 /// [--curve-points LIST] [--curve-repeats N] [--probe-costs] [--label NAME] [--script NAME] [--json FILE] [--force]</c>
 /// (run by scripts/perf_report.sh, perf_report_next.sh, perf_report_qwen.sh and measure_7b_prefill.sh): builds
 /// LLaVA-1.5-7B (or the model of any implemented family that --config describes: LLaVA-NeXT, Qwen2.5-VL) with random
@@ -44,6 +45,10 @@ public static class Llava7bPrefill
         CliOption.Optional("schedules", "LIST", "comma-separated schedules: unpruned, pio-* presets, pruning config files (default unpruned)"),
         CliOption.Optional("repeats", "N", "prefill runs per schedule, fastest kept (default 1)"),
         CliOption.Optional("decode-tokens", "N", "tokens to decode after each prefill (default 0)"),
+        CliOption.Optional("decode-rows", "LIST", "schedules (of --schedules) that also decode --decode-row-tokens with each matmul route, oneDNN and ATen gemv, alternating"),
+        CliOption.Optional("decode-row-tokens", "N", "tokens per route of the decode rows (default 32)"),
+        CliOption.Flag("decode-breakdown", "also take a decode step apart op by op at the unpruned prompt's cache length, per matmul route"),
+        CliOption.Optional("breakdown-steps", "N", "decode steps per route of the breakdown, median kept (default 5, smoke 2)"),
         CliOption.Flag("cost-curve", "also measure the one-layer cost curve on layer 0"),
         CliOption.Optional("curve-points", "LIST", "comma-separated sequence lengths of the cost curve"),
         CliOption.Optional("curve-repeats", "N", "runs per cost-curve point (default 5, smoke 1)"),
@@ -62,6 +67,9 @@ public static class Llava7bPrefill
         int repeats = a.Int("repeats", 1, min: 1);
         int decodeTokens = a.Int("decode-tokens", 0, min: 0);
         int curveRepeats = a.Int("curve-repeats", smoke ? 1 : 5, min: 1);
+        int routeTokens = a.Int("decode-row-tokens", 32, min: 1);
+        int breakdownSteps = a.Int("breakdown-steps", smoke ? 2 : 5, min: 1);
+        var decodeRows = (a.Value("decode-rows") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet();
         int[] curvePoints = a.Value("curve-points") is { } list ? LayerCostCurve.ParsePoints(list, "--curve-points") : smoke ? SmokeCurvePoints : LayerCostCurve.DefaultPoints;
         var schedules = (a.Value("schedules") ?? "unpruned").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         Models.Configs.VlmConfig config;
@@ -77,6 +85,9 @@ public static class Llava7bPrefill
         List<(string Name, Core.Pruning.PruningPlan Plan)> plans;
         try { plans = schedules.Select(n => (ScheduleName(n), PrefillRig.PlanFor(n, Models.ModelProfiles.For(config)))).ToList(); }   // unknown names fail before the build
         catch (Exception e) when (e is ArgumentException or KeyNotFoundException or FileNotFoundException) { throw new UsageException("--schedules: " + e.Message); }
+        if (decodeRows.FirstOrDefault(d => !plans.Any(p => p.Name == ScheduleName(d))) is { } missing)
+            throw new UsageException($"--decode-rows: '{missing}' is not one of --schedules ({string.Join(", ", plans.Select(p => p.Name))})");
+        var routeSchedules = decodeRows.Select(ScheduleName).ToHashSet();
         var image = EstimateCommand.ParseImage(a.Value("image"));
         var build = new Models.RandomModelOptions { DType = dtype, TinyWidths = smoke, ImageSize = image };
 
@@ -119,16 +130,21 @@ public static class Llava7bPrefill
             {
                 var (name, plan) = plans[i];
                 progress.Report(i, name);
-                var row = Phase($"schedule {i + 1}/{plans.Count} {name}", () => rig.Measure(name, plan, repeats, decodeTokens));
+                var row = Phase($"schedule {i + 1}/{plans.Count} {name}", () => rig.Measure(name, plan, repeats, decodeTokens, routeSchedules.Contains(name) ? routeTokens : 0));
                 rows.Add(row);
                 progress.Log($"  {name}: encode {row.EncodeMs:F0} ms, prefill {row.PrefillMs:F0} ms (pruning {row.PruningWorkMs:F0} ms), " +
                              $"decode {row.DecodeTokensPerSecond:F2} tokens/s, visual {row.VisualIn} -> {row.VisualOut}");
+                foreach (var d in row.DecodeRoutes ?? [])
+                    progress.Log($"  {name} decode {d.Route}: {d.TokensPerSecond:F2} tokens/s, {d.EffectiveGBps:F1} GB/s ({d.Tokens} tokens)");
                 progress.Report(i + 1, name);
             }
             say = Console.WriteLine;
         }
         PrintTable(rows);
 
+        var decode = a.Flag("decode-breakdown")
+            ? Phase("decode breakdown", () => DecodeBreakdown.Measure(rig.Model.Decoder, rig.Model.DType, rig.SequenceLength, breakdownSteps, Console.WriteLine))
+            : null;
         var pieces = a.Flag("probe-costs") ? Phase("pruner pieces", () => rig.Pieces(smoke ? 1 : 3, Console.WriteLine)) : null;
         long peak = NativePeakRss.Bytes() ?? 0;
         if (a.Value("json") is { } jsonPath)
@@ -141,6 +157,7 @@ public static class Llava7bPrefill
                 Image = image is { } size ? $"{size.Width}x{size.Height}" : null,
                 SequenceLength = rig.SequenceLength,
                 Script = a.Value("script"),
+                Decode = decode,
             };
             File.WriteAllText(jsonPath, JsonSerializer.Serialize(run, new JsonSerializerOptions { WriteIndented = true }));
             Console.WriteLine($"wrote {jsonPath}");

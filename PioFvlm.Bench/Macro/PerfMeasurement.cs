@@ -34,6 +34,9 @@ public sealed record PerfMeasurement(
 
     /// <summary>The script that ran the measurement (null = scripts/perf_report.sh).</summary>
     public string? Script { get; init; }
+
+    /// <summary>A decode step taken apart op by op, per matmul route (--decode-breakdown); null when not measured.</summary>
+    public DecodeProfile? Decode { get; init; }
 }
 
 /// <summary>One schedule's fastest run of <see cref="PerfMeasurement.Repeats"/>, and its decode afterwards.</summary>
@@ -72,7 +75,15 @@ public sealed record ScheduleRow(
     public double PruningWorkMs => PruningMs + ReduceMs;
 
     public double DecodeTokensPerSecond => DecodeTokens > 0 && DecodeMs > 0 ? DecodeTokens * 1000.0 / DecodeMs : 0;
+
+    /// <summary>The decode rows of this schedule, one per matmul route, when it was one of --decode-rows; else null.</summary>
+    public IReadOnlyList<DecodeRow>? DecodeRoutes { get; init; }
 }
+
+/// <summary><paramref name="Tokens"/> greedy decode steps of one schedule through one matmul route (oneDNN, or ATen's gemv
+/// via <see cref="Core.Runtime.OneRowGemv"/>), timed in blocks alternating with the other route on the same cache.</summary>
+/// <param name="EffectiveGBps">Weight bytes a step reads × steps / time.</param>
+public sealed record DecodeRow(string Schedule, string Route, bool AtenGemv, int Tokens, double Ms, double TokensPerSecond, double EffectiveGBps);
 
 /// <summary>The pruner's pieces at the model's shape, on the full prompt after layer 1.</summary>
 /// <param name="Sequence">Positions the probe and the layer forward saw.</param>

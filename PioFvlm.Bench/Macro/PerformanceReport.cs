@@ -18,6 +18,10 @@ public static class PerformanceReport
     /// <summary>Targets of issue 8 (CPU, this machine): PIO 11.1 % speedup and share of the speed of light, NMS time.</summary>
     public const double TargetSpeedup = 3.5, TargetSpeedOfLightShare = 0.70, TargetNmsMs = 10.0;
 
+    /// <summary>Targets of issue 19: bf16 decode at least llama.cpp's BF16 tokens/s on this machine, and PIO's pruning work
+    /// at most this share of its prefill.</summary>
+    public const double TargetDecodeTokensPerSecond = 2.6, TargetPruningShare = 0.08;
+
     /// <summary>The schedule the speed targets are about (PIO-FVLM at 11.1 %, w/o VE).</summary>
     public const string TargetSchedule = "pio-11";
 
@@ -106,6 +110,8 @@ public static class PerformanceReport
         }
         if (rows.Any(r => !r.Finite)) L("\n**Warning: some run produced non-finite logits:** " + string.Join(", ", rows.Where(r => !r.Finite).Select(r => r.Name)));
         L();
+
+        RenderDecode(run, L, F);
 
         L("## Vision stage");
         L();
@@ -197,6 +203,14 @@ public static class PerformanceReport
             }
             else L($"| {TargetSchedule} share of its speed of light | no cost curve | >= {100 * TargetSpeedOfLightShare:F0} % | — |");
         }
+        if (pio != null)
+        {
+            double share = pio.PruningWorkMs / pio.PrefillMs;
+            L(F($"| {TargetSchedule} pruning work / its prefill | {100 * share:F1} % ({pio.PruningWorkMs:F0} / {pio.PrefillMs:F0} ms) | <= {100 * TargetPruningShare:F0} % | {AtMost(100 * share, 100 * TargetPruningShare, " %")} |"));
+        }
+        var decodeRows = run.Rows.SelectMany(r => r.DecodeRoutes ?? []).ToList();
+        if ((decodeRows.FirstOrDefault(d => d.Schedule == "unpruned" && d.AtenGemv) ?? decodeRows.FirstOrDefault(d => d.AtenGemv)) is { } decode)
+            L(F($"| bf16 decode, {decode.Schedule}, {decode.Tokens} tokens | {decode.TokensPerSecond:F2} tokens/s ({decode.EffectiveGBps:F1} GB/s) | >= {TargetDecodeTokensPerSecond:F1} tokens/s | {AtLeast(decode.TokensPerSecond, TargetDecodeTokensPerSecond, " tokens/s")} |"));
         if (run.Pieces is { } p)
         {
             double ratio = p.ProbeCheapMs / p.LayerForwardMs;
@@ -213,6 +227,43 @@ public static class PerformanceReport
         else L("| probe and NMS targets | not measured (run with --probe-costs) | | — |");
         L("");
         if (gap != null) { L(gap); L(""); }
+    }
+
+    /// <summary>The decode rows (per schedule and matmul route) and the per-op breakdown of one decode step.</summary>
+    static void RenderDecode(PerfMeasurement run, Action<string> L, Func<FormattableString, string> F)
+    {
+        var decodeRows = run.Rows.SelectMany(r => r.DecodeRoutes ?? []).ToList();
+        if (decodeRows.Count == 0 && run.Decode == null) return;
+        L("## Decode");
+        L("");
+        L("Greedy decode after the schedule's prefill, as `pio-fvlm generate` runs it (`DecoderRunner.Step` + argmax), with each");
+        L("matmul route: oneDNN (libtorch's default for bf16, which repacks every weight on every one-row call) and ATen's own");
+        L("gemv (`OneRowGemv`, the default now), alternating in blocks of four tokens on the same cache. Effective GB/s = weight");
+        L("bytes a step reads (decoder layers, final norm, LM head) / step time.");
+        L("");
+        if (decodeRows.Count > 0)
+        {
+            L("| schedule | route | tokens | tokens/s | ms / token | effective GB/s |");
+            L("|---|---|---:|---:|---:|---:|");
+            foreach (var d in decodeRows)
+                L(F($"| {d.Schedule} | {d.Route} | {d.Tokens} | {d.TokensPerSecond:F2} | {d.Ms / d.Tokens:F0} | {d.EffectiveGBps:F1} |"));
+            L("");
+        }
+        if (run.Decode is { } b)
+        {
+            L(F($"One decode step taken apart op by op ({b.Layers} layers, {b.CachedPositions} cached positions, {b.StepWeightBytes / 1e9:F2} GB of weights a step; median of {b.Steps} steps per route; per-layer ops summed over the layers; overhead = whole step − Σ ops){(b.GemvSwitchAvailable ? "" : " — the oneDNN switch is not available in this libtorch: both routes are oneDNN")}:"));
+            L("");
+            L("| op | " + string.Join(" | ", b.Routes.Select(r => r.Name + " ms")) + " |");
+            L("|---|" + string.Concat(b.Routes.Select(_ => "---:|")));
+            foreach (var op in b.Routes[0].OpMs.Keys)
+                L($"| {op} | " + string.Join(" | ", b.Routes.Select(r => F($"{r.OpMs[op]:F1}"))) + " |");
+            L("| Σ ops | " + string.Join(" | ", b.Routes.Select(r => F($"{r.OpMs.Values.Sum():F1}"))) + " |");
+            L("| managed overhead between native calls | " + string.Join(" | ", b.Routes.Select(r => F($"{r.OverheadMs:F1}"))) + " |");
+            L("| **whole step** | " + string.Join(" | ", b.Routes.Select(r => F($"**{r.StepMs:F1}**"))) + " |");
+            L("| effective GB/s | " + string.Join(" | ", b.Routes.Select(r => F($"{r.EffectiveGBps:F1}"))) + " |");
+            L("| tokens/s | " + string.Join(" | ", b.Routes.Select(r => F($"{1000 / r.StepMs:F2}"))) + " |");
+            L("");
+        }
     }
 
     /// <summary>"met", or "missed by X (Y %)" for a goal measured must reach.</summary>

@@ -125,28 +125,70 @@ public sealed class PrefillRig : IDisposable
     /// <paramref name="repeats"/> runs of the vision stage (with the plan's pre-LLM selection, if any) and prefill; the
     /// fastest prefill counts. Then <paramref name="decodeTokens"/> greedy decode steps on the last run's cache.
     /// </summary>
-    public ScheduleRow Measure(string name, PruningPlan plan, int repeats, int decodeTokens)
+    /// <param name="routeTokens">When positive, the last run also decodes this many tokens with each matmul route
+    /// (<see cref="OneRowGemv"/> off = oneDNN, on = ATen's gemv), alternating in blocks (<see cref="ScheduleRow.DecodeRoutes"/>).</param>
+    public ScheduleRow Measure(string name, PruningPlan plan, int repeats, int decodeTokens, int routeTokens = 0)
     {
         if (repeats < 1) throw new ArgumentOutOfRangeException(nameof(repeats), repeats, "at least one prefill per schedule");
         using var noGrad = no_grad();
         var runs = new List<ScheduleRow>();
+        IReadOnlyList<DecodeRow>? routes = null;
         for (int rep = 0; rep < repeats; rep++)
         {
             using var scope = NewDisposeScope();
             var vision = _model.BuildSequence(_inputs, plan.PreLlm, plan.Scope);
             using var seq = vision.Sequence;
-            using var cache = _model.NewCache(seq.Length + decodeTokens + 1);
+            using var cache = _model.NewCache(seq.Length + decodeTokens + 2 * (routeTokens + 1) + 1);
             using var prefill = _model.Prefill(seq, cache, plan.Intra, plan.Positions);
             bool finite = prefill.LastLogits.isfinite().all().item<bool>();
             long kvBytes = cache.BytesInUse;   // after the prefill, before decode adds positions
             double decodeMs = rep == repeats - 1 && decodeTokens > 0 ? Decode(prefill, cache, decodeTokens) : 0;
+            if (rep == repeats - 1 && routeTokens > 0) routes = DecodeByRoute(name, prefill, cache, routeTokens);
             runs.Add(new ScheduleRow(name, prefill.VisualTokensIn, prefill.VisualTokensOut, prefill.VisualTokensPerLayer.Average(),
                 prefill.TokensPerLayer.ToArray(), vision.VisionMs, prefill.PreLlm?.ReductionMs ?? 0, prefill.PrefillMs, prefill.PruningMs, kvBytes,
                 FlopCount.Paper(prefill.VisualTokensPerLayer, Dims), FlopCount.ExactPrefill(prefill.TokensPerLayer, Dims),
                 decodeTokens, decodeMs, finite));
         }
         var fastest = runs.MinBy(r => r.PrefillMs)!;
-        return fastest with { DecodeMs = runs[^1].DecodeMs, Finite = runs.All(r => r.Finite) };
+        return fastest with { DecodeMs = runs[^1].DecodeMs, Finite = runs.All(r => r.Finite), DecodeRoutes = routes };
+    }
+
+    /// <summary>Weight bytes one decode step of this model reads (<see cref="DecodeBreakdown.StepWeightBytes"/>).</summary>
+    public long DecodeWeightBytes => DecodeBreakdown.StepWeightBytes(_model.Decoder);
+
+    /// <summary>
+    /// <paramref name="tokens"/> greedy decode steps with each matmul route on one prefill's cache, alternating in blocks
+    /// of four after one warm-up step each, so both see the same machine load and nearly the same cache length.
+    /// </summary>
+    IReadOnlyList<DecodeRow> DecodeByRoute(string name, PrefillResult prefill, KvCache cache, int tokens)
+    {
+        var routes = new[] { (Name: "oneDNN (before)", Gemv: false), (Name: "ATen gemv (after)", Gemv: true) };
+        var ms = new double[routes.Length];
+        var done = new int[routes.Length];
+        int next = (int)prefill.LastLogits.argmax().item<long>();
+        bool saved = OneRowGemv.Enabled;
+        try
+        {
+            void Steps(int route, int count, bool timed)
+            {
+                OneRowGemv.Enabled = routes[route].Gemv;
+                var clock = Stopwatch.StartNew();
+                for (int i = 0; i < count; i++)
+                {
+                    using var logits = DecoderRunner.Step(_model.Decoder, next, prefill.DecodeState, cache);
+                    next = (int)logits.argmax().item<long>();
+                }
+                if (!timed) return;
+                ms[route] += clock.Elapsed.TotalMilliseconds;
+                done[route] += count;
+            }
+            for (int r = 0; r < routes.Length; r++) Steps(r, 1, timed: false);
+            while (done.Min() < tokens)
+                for (int r = 0; r < routes.Length; r++) Steps(r, Math.Min(4, tokens - done[r]), timed: true);
+        }
+        finally { OneRowGemv.Enabled = saved; }
+        long bytes = DecodeWeightBytes;
+        return routes.Select((r, i) => new DecodeRow(name, r.Name, r.Gemv, tokens, ms[i], tokens * 1000.0 / ms[i], bytes * (double)tokens / ms[i] / 1e6)).ToList();
     }
 
     /// <summary><paramref name="tokens"/> greedy decode steps after a prefill (each: one token through all layers and the

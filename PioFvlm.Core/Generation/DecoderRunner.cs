@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using PioFvlm.Core.Nn;
 using PioFvlm.Core.Pruning;
+using PioFvlm.Core.Runtime;
 using PioFvlm.Core.Text;
 using static TorchSharp.torch;
 
@@ -73,9 +74,12 @@ public static class DecoderRunner
     }
 
     /// <summary>One decode step: the token's logits [vocab] (float32). Layers whose caches differ in length (after
-    /// pruning with <see cref="PositionPolicy.Compact"/>) get different positions, run as separate layer ranges.</summary>
+    /// pruning with <see cref="PositionPolicy.Compact"/>) get different positions, run as separate layer ranges.
+    /// Every product of the step has one row, so it runs inside <see cref="OneRowGemv.Enter"/> (bf16/fp16 weights are
+    /// streamed by ATen's gemv instead of being repacked by oneDNN on every call).</summary>
     public static Tensor Step(IDecoderStack decoder, int token, DecodeState state, KvCache cache)
     {
+        using var gemv = OneRowGemv.Enter();
         using var scope = NewDisposeScope();
         int layers = decoder.LayerCount;
         var positions = new long[layers];

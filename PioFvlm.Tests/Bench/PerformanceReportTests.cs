@@ -100,6 +100,38 @@ public sealed class PerformanceReportTests
     }
 
     [Test]
+    public void DecodeSection_RowsBreakdownAndTargets_MatchHandSums()
+    {
+        var baseRun = Fake(Pieces);
+        // 13.5e9 bytes a step; unpruned 32 tokens in 16000 ms (after) = 2.00 tokens/s, 27.0 GB/s; 25600 ms (before) = 1.25 tokens/s.
+        var unpruned = baseRun.Rows[0] with
+        {
+            DecodeRoutes =
+            [
+                new DecodeRow("unpruned", "oneDNN (before)", false, 32, 25600, 1.25, 16.875),
+                new DecodeRow("unpruned", "ATen gemv (after)", true, 32, 16000, 2.0, 27.0),
+            ],
+        };
+        var ops = DecodeBreakdown.Ops.ToDictionary(o => o, o => o == "LM head" ? 10.0 : 20.0);   // Σ = 17 · 20 + 10 = 350
+        var profile = new DecodeProfile(636, 5, 32, 13_500_000_000, true,
+            [new DecodeRoute("oneDNN (before)", false, 800, 16.875, ops, 450), new DecodeRoute("ATen gemv (after)", true, 500, 27.0, ops, 150)]);
+        string md = PerformanceReport.Render(baseRun with { Rows = [unpruned, .. baseRun.Rows.Skip(1)], Decode = profile });
+
+        Assert.That(Cells(md, "| unpruned | ATen gemv (after) |"), Is.EqualTo(new[] { "unpruned", "ATen gemv (after)", "32", "2.00", "500", "27.0" }));
+        Assert.That(Cells(md, "| unpruned | oneDNN (before) |")[3..], Is.EqualTo(new[] { "1.25", "800", "16.9" }));
+        Assert.That(Cells(md, "| Σ ops |")[1..], Is.EqualTo(new[] { "350.0", "350.0" }));
+        Assert.That(Cells(md, "| managed overhead between native calls |")[1..], Is.EqualTo(new[] { "450.0", "150.0" }));
+        Assert.That(Cells(md, "| **whole step** |")[1..], Is.EqualTo(new[] { "**800.0**", "**500.0**" }));
+        Assert.That(Cells(md, "| tokens/s |")[1..], Is.EqualTo(new[] { "1.25", "2.00" }));
+        Assert.That(md, Does.Contain("13.50 GB of weights a step"));
+        // Targets: decode 2.00 < 2.6 tokens/s (0.60 short, 23 %); pio-11 pruning 400 / 6000 = 6.7 % <= 8 %.
+        Assert.That(Cells(md, "| bf16 decode, unpruned, 32 tokens |")[1..],
+            Is.EqualTo(new[] { "2.00 tokens/s (27.0 GB/s)", ">= 2.6 tokens/s", "missed by 0.60 tokens/s (23 % short)" }));
+        Assert.That(Cells(md, "| pio-11 pruning work / its prefill |")[1..], Is.EqualTo(new[] { "6.7 % (400 / 6000 ms)", "<= 8 %", "met" }));
+        Assert.That(PerformanceReport.Render(Fake(Pieces)), Does.Not.Contain("## Decode"), "no decode rows, no breakdown: no section");
+    }
+
+    [Test]
     public void Json_RoundTripsThroughTheReportLoader()
     {
         using var dir = new TempDir();
