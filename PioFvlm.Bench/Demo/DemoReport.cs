@@ -73,7 +73,7 @@ public static class DemoReport
     public static string Csv(IReadOnlyList<DemoRow> rows)
     {
         var sb = new StringBuilder();
-        sb.AppendLine(string.Join(",", Header.Concat(ShapesQuestionType.All.Select(t => $"recall {t}")).Append("recall per stage").Select(h => h.Replace(' ', '_'))));
+        sb.AppendLine(string.Join(",", Header.Concat(ShapesQuestionType.All.Select(t => $"recall {t}")).Append("recall per stage").Select(h => h.Replace(",", "", StringComparison.Ordinal).Replace(' ', '_'))));
         foreach (var r in rows)
             sb.AppendLine(string.Join(",", Cells(r).Select(c => c.TrimEnd('x'))
                 .Concat(ShapesQuestionType.All.Select(t => F(r.Recall?.LastLayerPerType.GetValueOrDefault(t, double.NaN), "F1")))
