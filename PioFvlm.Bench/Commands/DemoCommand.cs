@@ -98,9 +98,11 @@ public static class DemoCommand
         var scorer = new ShapesScorer();
         var reference = main.Rows.First(r => r.Method == RunConfigLoader.ReferenceMethod);
         var questionSamples = new LlavaQuestionJsonl().Load(run.Eval.Dataset, run.Eval.ImageFolder);
+        var questionIds = questionSamples.Select(q => q.QuestionId).ToHashSet();
         DemoRow Scored(EvalRunResult result, EvalReportRow r, string questions, string? name = null)
         {
-            var answers = AnswerFile.Read(result.AnswerFiles[r.Method]);
+            // A resumed folder may hold answers to more questions (an earlier, larger --count): score this run's only.
+            var answers = AnswerFile.Read(result.AnswerFiles[r.Method]).Where(a => questionIds.Contains(a.QuestionId)).ToList();
             return DemoReport.Row(r, scorer.Score(answers, new ScoringInputs(questions, questions)).Metrics, reference.PrefillMs, name)
                 with { Recall = RelevantRecall.Summarize(answers, questionSamples) };
         }

@@ -31,6 +31,12 @@ public static class ShapesQuestionType
 public sealed record ShapesQuestion(string Type, string Text, string Answer)
 {
     public IReadOnlyList<ShapeObject> About { get; init; } = [];
+
+    /// <summary>Value equality, <see cref="About"/> compared shape by shape (a record would compare the list instances).</summary>
+    public bool Equals(ShapesQuestion? other) =>
+        other is not null && Type == other.Type && Text == other.Text && Answer == other.Answer && About.SequenceEqual(other.About);
+
+    public override int GetHashCode() => HashCode.Combine(Type, Text, Answer, About.Count);
 }
 
 /// <summary>The words the benchmark uses, so the tokenizer and the texts agree.</summary>
