@@ -20,6 +20,7 @@ namespace PioFvlm.Bench.Commands;
 public static class DemoCommand
 {
     public const string DefaultConfig = "configs/demo.json";
+    public const string RecallPlotFile = "accuracy-vs-recall.png";
     public static readonly CommandSyntax Syntax = new("demo",
     [
         CliOption.Optional("count", "N", "number of held-out questions, at least 4 (default: the config's Demo:Count)"),
@@ -74,7 +75,10 @@ public static class DemoCommand
         string dataDir = Path.GetDirectoryName(run.Eval.Dataset)!;
         var generator = new ShapesGeneratorOptions { ImageSize = imageSize };
         Console.WriteLine($"generating {count} held-out questions (generator seed {settings.Seed}) in {dataDir} ...");
-        ShapesDataset.Write(dataDir, generator, settings.Seed, count);
+        int grid = (int)Math.Round(Math.Sqrt(visualTokens));
+        if (grid * grid != visualTokens)
+            throw new RunConfigException($"{run.Model.Path}: the demo model has {visualTokens} visual tokens, not a square patch grid");
+        ShapesDataset.Write(dataDir, generator, settings.Seed, count, grid);
         if (Path.GetFileName(run.Eval.Dataset) != ShapesDataset.Questions)
             throw new RunConfigException($"{config}: Run:Eval:Dataset must name {ShapesDataset.Questions} in the generated folder, got {run.Eval.Dataset}");
         run = run with { Eval = run.Eval with { Annotations = run.Eval.Dataset } };
@@ -93,15 +97,24 @@ public static class DemoCommand
 
         var scorer = new ShapesScorer();
         var reference = main.Rows.First(r => r.Method == RunConfigLoader.ReferenceMethod);
-        DemoRow Scored(EvalRunResult result, EvalReportRow r, string questions, string? name = null) =>
-            DemoReport.Row(r, scorer.Score(AnswerFile.Read(result.AnswerFiles[r.Method]), new ScoringInputs(questions, questions)).Metrics,
-                           reference.PrefillMs, name);
+        var questionSamples = new LlavaQuestionJsonl().Load(run.Eval.Dataset, run.Eval.ImageFolder);
+        var questionIds = questionSamples.Select(q => q.QuestionId).ToHashSet();
+        DemoRow Scored(EvalRunResult result, EvalReportRow r, string questions, string? name = null)
+        {
+            // A resumed folder may hold answers to more questions (an earlier, larger --count): score this run's only.
+            var answers = AnswerFile.Read(result.AnswerFiles[r.Method]).Where(a => questionIds.Contains(a.QuestionId)).ToList();
+            return DemoReport.Row(r, scorer.Score(answers, new ScoringInputs(questions, questions)).Metrics, reference.PrefillMs, name)
+                with { Recall = RelevantRecall.Summarize(answers, questionSamples) };
+        }
         var rows = main.Rows.Select(r => Scored(main, r, run.Eval.Dataset)).ToList();
-        var control = Scored(blank, blank.Rows[0], blankQuestions, "KeepAll, image blanked") with { Retention = null, PrefillSpeedup = double.NaN };
+        var control = Scored(blank, blank.Rows[0], blankQuestions, "KeepAll, image blanked") with { Retention = null, PrefillSpeedup = double.NaN, Recall = null };
         var table = DemoReport.Order(rows, [control]);
 
         string md = Path.Combine(run.Output.Directory, "demo-report.md");
         string csv = Path.Combine(run.Output.Directory, "demo-report.csv");
+        string recallPlot = EvalPlots.Save(Path.Combine(run.Output.Directory, RecallPlotFile), "shapes demo: accuracy vs relevant-token recall",
+            "relevant-token recall at the last layer (%)", "score (%)",
+            rows.Where(r => r.Recall is not null).Select(r => (r.Method, r.Recall!.LastLayer, r.Score)));
         string text = Markdown(table, count, settings.Seed, run, visualTokens, clock.Elapsed);
         // Kept-token pictures (issue 17, item 2): a separate pass over one held-out question per type.
         var pictures = DemoKeptPictures.Write(run, generator, settings.Seed, run.Output.Directory);
@@ -111,7 +124,8 @@ public static class DemoCommand
         Console.WriteLine();
         Console.WriteLine(DemoReport.Table(table));
         Console.WriteLine($"report: {md}, {csv}");
-        Console.WriteLine($"plots:  {Path.Combine(run.Output.Directory, EvalPlots.ScoreFile)}, {Path.Combine(run.Output.Directory, EvalPlots.SpeedupFile)}");
+        Console.WriteLine(DemoReport.RecallTable(table));
+        Console.WriteLine($"plots:  {Path.Combine(run.Output.Directory, EvalPlots.ScoreFile)}, {Path.Combine(run.Output.Directory, EvalPlots.SpeedupFile)}, {recallPlot}");
         Console.WriteLine($"kept-token pictures: {string.Join(", ", pictures)}");
         Console.WriteLine($"demo done in {clock.Elapsed:mm\\:ss}");
         return 0;
@@ -144,7 +158,15 @@ public static class DemoCommand
         sb.AppendLine("Budget = visual tokens kept, as a share of the " + visualTokens.ToString(CultureInfo.InvariantCulture) + " the model sees; intra-LLM methods keep them from layer 1 on (PIO-FVLM: the " +
                       "average over its three stages), VisionZip before the LLM. 'visual tokens / layer' averages over all decoder layers. " +
                       "Prefill = decoder layers + pruning work (vision tower excluded); speedup vs KeepAll in the same run.").AppendLine();
-        sb.Append(DemoReport.Table(table));
+        sb.Append(DemoReport.Table(table)).AppendLine();
+        sb.AppendLine("## Relevant-token recall").AppendLine();
+        sb.AppendLine("Recall = the share of a question's relevant patches (those of the shapes it is about: every patch a shape covers " +
+                      $"at least 1/{RelevantPatches.CoverDivisor} of, plus each shape's centre patch) still present as visual tokens, averaged over " +
+                      "questions; 'recall %' in the table above is at the last decoder layer. After each stage: 'pre' before the LLM, " +
+                      "'L1' after decoder layer 1, and so on; merged or pooled tokens count as absent. Oracle keeps the relevant " +
+                      "patches first and fills the budget at random (Random's seeded draw, at Random's layer). " +
+                      $"`{RecallPlotFile}` plots score against recall, one point per method and budget.").AppendLine();
+        sb.Append(DemoReport.RecallTable(table));
         return sb.ToString();
     }
 

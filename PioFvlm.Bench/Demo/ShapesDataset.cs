@@ -8,7 +8,8 @@ namespace PioFvlm.Bench.Demo;
 
 /// <summary>
 /// Writes a generated split in LLaVA's eval format: <c>images/NNNNNN.png</c> (lossless, so the harness sees the
-/// pixels training saw), <c>questions.jsonl</c> (question_id, image, text, category, answer) and, for the blank-image
+/// pixels training saw), <c>questions.jsonl</c> (question_id, image, text, category, answer, and the ground truth
+/// <c>relevant_patches</c>: <see cref="RelevantPatches"/> on the model's patch grid) and, for the blank-image
 /// control, <c>questions-blank.jsonl</c>: the same questions on one flat grey image. A <c>dataset.json</c> records the
 /// seed, count and generator settings; an existing folder with the same record is reused, not rewritten.
 /// </summary>
@@ -20,13 +21,18 @@ public static class ShapesDataset
     public const string BlankImage = "blank.png";
     const string Manifest = "dataset.json";
 
-    /// <summary>Writes (or finds up to date) the split; returns the path of questions.jsonl.</summary>
-    public static string Write(string directory, ShapesGeneratorOptions options, int seed, int count, IProgress<int>? progress = null)
+    /// <summary>The extra question field with the relevant patch indices (a JSON array); other benchmarks' readers ignore it.</summary>
+    public const string RelevantField = Eval.GroundTruth.RelevantField;
+
+    /// <summary>Writes (or finds up to date) the split; returns the path of questions.jsonl. <paramref name="patchGrid"/> is
+    /// the model's patch grid side (8 for 128 px at patch 16), for the relevant patches.</summary>
+    public static string Write(string directory, ShapesGeneratorOptions options, int seed, int count, int patchGrid, IProgress<int>? progress = null)
     {
         var manifest = new JsonObject
         {
             ["generator"] = "PioFvlm shapes VQA v1", ["seed"] = seed, ["count"] = count, ["image_size"] = options.ImageSize,
             ["min_radius"] = options.MinRadius, ["max_radius"] = options.MaxRadius, ["min_gap"] = options.MinGap,
+            ["patch_grid"] = patchGrid, ["relevant_rule"] = $"cover >= 1/{RelevantPatches.CoverDivisor} or centre",
         }.ToJsonString();
         string manifestPath = Path.Combine(directory, Manifest);
         string questionsPath = Path.Combine(directory, Questions);
@@ -44,7 +50,9 @@ public static class ShapesDataset
         {
             string name = $"{sample.Index:D6}.png";
             WritePng(ShapesRenderer.Render(sample.Scene), Path.Combine(images, name));
-            lines.Add(Line(sample, $"{ImagesFolder}/{name}").ToJsonString(json));
+            var line = Line(sample, $"{ImagesFolder}/{name}");
+            line[RelevantField] = new JsonArray(RelevantPatches.Of(sample, patchGrid).Select(i => (JsonNode?)JsonValue.Create(i)).ToArray());
+            lines.Add(line.ToJsonString(json));
             blankLines.Add(Line(sample, BlankImage).ToJsonString(json));
             progress?.Report(sample.Index + 1);
         }

@@ -15,6 +15,9 @@ namespace PioFvlm.Core.Pruning;
 /// { "Stages": { "ve": { "Method": "VScan", "Keep": 96 }, "s1": { "Method": "PioFvlm", "AfterLayer": 16, "Keep": 32 } } }
 /// { "Method": "PioFvlm", "Stages": { "s1": { "AfterLayer": 2, "Keep": 200 }, "s2": { "AfterLayer": 8, "Ratio": 0.5 } },
 ///   "Nms": true, "NmsThreshold": 0.8, "Probe": "Cheap", "Window": "Reference", "Positions": "Compact" }</code>
+/// PIO's probe options beyond those: <c>ProbeOffset</c> (probe layer = layers run + offset; 0 the next layer, the LLaVA
+/// reference; −1 the layer just run, the Qwen reference) and <c>WindowSize</c> (supervised positions, 4 in the reference);
+/// defaults are the model family's.
 /// <c>Positions</c> defaults to the method's own policy (<see cref="PruningRegistry.DefaultPositions"/>), or to the
 /// profile's when the family has multi-row positions (Qwen2.5-VL: KeepOriginal). The top-level <c>Method</c> (default PioFvlm) applies to stages that name none; <c>PreLlmKeep</c> with a preset
 /// overrides its pre-LLM budget (VScan, or the top-level Method when that is a pre-LLM one, e.g.
@@ -26,7 +29,7 @@ public static class PruningConfig
 {
     const string DefaultPreLlmMethod = "VScan";
     static readonly string[] Keys =
-        ["Method", "Schedule", "PreLlmKeep", "Stages", "Nms", "NmsThreshold", "Probe", "Window", "Fp32Gradient", "Positions", "Seed", "Scope"];
+        ["Method", "Schedule", "PreLlmKeep", "Stages", "Nms", "NmsThreshold", "Probe", "ProbeOffset", "Window", "WindowSize", "Fp32Gradient", "Positions", "Seed", "Scope"];
     static readonly string[] StageKeys = ["Method", "AfterLayer", "Keep", "Ratio", "RatioOf"];
 
     sealed record StageSpec(string Name, string Method, PruningStage? Intra, TokenBudget? PreLlmKeep);
@@ -63,7 +66,11 @@ public static class PruningConfig
                 Saliency = saliency with
                 {
                     Probe = Enum<ProbeImplementation>(root, "Probe", source) ?? saliency.Probe,
+                    ProbeLayerOffset = Int(root, "ProbeOffset", source) ?? saliency.ProbeLayerOffset,
                     Window = Enum<SupervisionWindow>(root, "Window", source) ?? saliency.Window,
+                    WindowSize = Int(root, "WindowSize", source) is int size
+                        ? size >= 1 ? size : throw new FormatException($"{source}: WindowSize must be at least 1, got {size}")
+                        : saliency.WindowSize,
                     Fp32Gradient = Bool(root, "Fp32Gradient", source) ?? saliency.Fp32Gradient,
                 },
                 Nms = Bool(root, "Nms", source) ?? true,

@@ -19,7 +19,7 @@ public class DemoCommandTests
         Assert.That(rc, Is.EqualTo(0), stderr);
         string report = File.ReadAllText(dir.File("out/demo-report.md"));
         var rows = report.Split('\n').Where(l => l.StartsWith("| ", StringComparison.Ordinal)).ToList();
-        string[] families = ["PioFvlm", "Random", "FastV", "DART", "VisionZip"];
+        string[] families = ["PioFvlm", "Random", "Oracle", "FastV", "DART", "VisionZip"];
         foreach (var family in families)
             foreach (var budget in new[] { "33.3", "22.2", "11.1" })
                 Assert.That(rows.Any(r => r.StartsWith($"| {family}-{budget} | {budget}% |", StringComparison.Ordinal)), $"{family}-{budget} row in\n{report}");
@@ -27,8 +27,19 @@ public class DemoCommandTests
         Assert.That(stdout, Does.Contain("demo-report.md"));
         Assert.That(File.Exists(dir.File("out/score-vs-tokens.png")));
 
-        double Score(string method) => double.Parse(rows.Single(r => r.StartsWith($"| {method} |", StringComparison.Ordinal)).Split('|')[3], CultureInfo.InvariantCulture);
+        double Score(string method) => double.Parse(rows.First(r => r.StartsWith($"| {method} |", StringComparison.Ordinal)).Split('|')[3], CultureInfo.InvariantCulture);
         Assert.That(Score("KeepAll"), Is.InRange(0, 100));
+        // The main table comes first (the recall table repeats the method names). Recall at the last layer (column 8): all present unpruned; the Oracle at 21 of 64 tokens holds every relevant
+        // patch (a question is about at most 5 shapes, each on at most 4 patches).
+        string Recall(string method) => rows.First(r => r.StartsWith($"| {method} |", StringComparison.Ordinal)).Split('|')[8].Trim();
+        Assert.That(Recall("KeepAll"), Is.EqualTo("100.0"));
+        Assert.That(Recall("Oracle-33.3"), Is.EqualTo("100.0"));
+        Assert.That(double.Parse(Recall("Random-11.1"), CultureInfo.InvariantCulture), Is.InRange(0, 100));
+        Assert.That(Recall("KeepAll, image blanked"), Is.EqualTo("–"));
+        Assert.That(report, Does.Contain("## Relevant-token recall"));
+        Assert.That(report, Does.Contain("| PioFvlm-11.1 | 11.1% |"));
+        Assert.That(File.Exists(dir.File("out/accuracy-vs-recall.png")));
+        Assert.That(File.ReadLines(dir.File("data/questions.jsonl")).First(), Does.Contain("\"relevant_patches\":["));
         Assert.That(Score("KeepAll, image blanked"), Is.InRange(0, 100));
     }
 

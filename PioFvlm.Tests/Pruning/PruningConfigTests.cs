@@ -27,6 +27,19 @@ public class PruningConfigTests
     }
 
     [Test]
+    public void ProbeOffsetAndWindowSizeReachTheProbeAndDefaultToTheReference()
+    {
+        static GradientSaliencyOptions Probe(string json) =>
+            ((GradientSaliency)((ScoreThenSelectPruner)PruningConfig.Parse(json, "t.json", Llava).Intra!).Scorer).Options;
+        var reference = Probe("""{ "Method": "PioFvlm", "Schedule": "pio-11" }""");
+        Assert.That((reference.ProbeLayerOffset, reference.WindowSize), Is.EqualTo((0, 4)), "LLaVA reference: next layer, S-5..S-2");
+        var changed = Probe("""{ "Method": "PioFvlm", "Schedule": "pio-11", "ProbeOffset": -1, "WindowSize": 1, "Window": "IncludeLastToken" }""");
+        Assert.That((changed.ProbeLayerOffset, changed.WindowSize, changed.Window), Is.EqualTo((-1, 1, SupervisionWindow.IncludeLastToken)));
+        Assert.That(() => PruningConfig.Parse("""{ "Method": "PioFvlm", "Schedule": "pio-11", "WindowSize": 0 }""", "t.json", Llava),
+                    Throws.TypeOf<FormatException>().With.Message.Contains("WindowSize must be at least 1"));
+    }
+
+    [Test]
     public void WithVePresetAddsTheEncoderStage()
     {
         var plan = PruningConfig.Parse("""{ "Schedule": "pio-ve-11" }""", "t.json", Llava);

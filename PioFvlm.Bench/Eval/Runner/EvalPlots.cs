@@ -26,12 +26,12 @@ public static partial class EvalPlots
         var reference = rows.FirstOrDefault(r => r.Method == RunConfigLoader.ReferenceMethod);
         var paths = new List<string>();
         var scored = rows.Where(r => r.Accuracy is double && !double.IsNaN(r.VisualTokens)).ToList();
-        paths.Add(Save(Path.Combine(directory, Suffixed(ScoreFile, suffix)), $"{title}: score", "score",
+        paths.Add(Save(Path.Combine(directory, Suffixed(ScoreFile, suffix)), $"{title}: score", TokensLabel, "score",
             scored.Select(r => (r.Method, r.VisualTokens, r.Accuracy!.Value))));
         if (reference is { PrefillMs: > 0 })
         {
             var timed = rows.Where(r => r.PrefillMs > 0 && !double.IsNaN(r.VisualTokens));
-            paths.Add(Save(Path.Combine(directory, Suffixed(SpeedupFile, suffix)), $"{title}: prefill speedup", "prefill speedup (x)",
+            paths.Add(Save(Path.Combine(directory, Suffixed(SpeedupFile, suffix)), $"{title}: prefill speedup", TokensLabel, "prefill speedup (x)",
                 timed.Select(r => (r.Method, r.VisualTokens, reference.PrefillMs / r.PrefillMs))));
         }
         return paths;
@@ -40,7 +40,10 @@ public static partial class EvalPlots
     static string Suffixed(string file, string suffix) =>
         suffix.Length == 0 ? file : Path.GetFileNameWithoutExtension(file) + suffix + Path.GetExtension(file);
 
-    static string Save(string path, string title, string yLabel, IEnumerable<(string Method, double X, double Y)> points)
+    const string TokensLabel = "average visual tokens per decoder layer";
+
+    /// <summary>A scatter PNG with one series per method family (a line through its budgets, ordered by x).</summary>
+    public static string Save(string path, string title, string xLabel, string yLabel, IEnumerable<(string Method, double X, double Y)> points)
     {
         var plot = new ScottPlot.Plot();
         foreach (var family in points.GroupBy(p => Family(p.Method)).OrderBy(g => g.Key, StringComparer.Ordinal))
@@ -51,7 +54,7 @@ public static partial class EvalPlots
             series.MarkerSize = 8;
         }
         plot.Title(title);
-        plot.XLabel("average visual tokens per decoder layer");
+        plot.XLabel(xLabel);
         plot.YLabel(yLabel);
         plot.ShowLegend();
         string temp = path + ".tmp.png";

@@ -4,6 +4,7 @@ using PioFvlm.Core.Generation;
 using PioFvlm.Core.Vision;
 using PioFvlm.Models;
 using PioFvlm.Core.Models;
+using PioFvlm.Core.Pruning;
 using static TorchSharp.torch;
 
 namespace PioFvlm.Bench.Eval.Runner;
@@ -33,6 +34,10 @@ public static class EvalRunner
             if (q.ImagePath is not null && !File.Exists(q.ImagePath))
                 throw new FileNotFoundException($"question {q.QuestionId}: image not found: {q.ImagePath}", q.ImagePath);
         if (!Directory.Exists(run.Model.Path)) throw new DirectoryNotFoundException($"Run:Model:Path: model folder not found: {run.Model.Path}");
+        if (run.Methods.FirstOrDefault(m => m.GroundTruthPlan is not null) is { } control
+            && questions.FirstOrDefault(q => GroundTruth.Relevant(q) is null) is { } without)
+            throw new RunConfigException($"Run:Methods:{control.Name} needs each question's ground-truth relevant tokens ({GroundTruth.RelevantField}), " +
+                                         $"and question {without.QuestionId} of {run.Eval.Dataset} has none (only the shapes demo data has them)");
 
         string outDir = run.Output.Directory;
         Directory.CreateDirectory(outDir);
@@ -120,8 +125,11 @@ public static class EvalRunner
                 if (file.Answered.Contains(q.QuestionId)) continue;
                 var images = q.ImagePath is null ? Array.Empty<RgbImage>() : [ImageDecoder.Decode(q.ImagePath)];
                 using var inputs = model.Prepare(model.FormatPrompt(q.Text, images.Length), images, options.MaxNewTokens);
+                // The ground truth goes to the control that asks for it (Oracle) and to the recall record, never to a method.
+                var relevant = GroundTruth.Relevant(q);
+                var plan = method.GroundTruthPlan is { } control ? control(relevant!) : method.Plan;
                 GenerationResult result;
-                try { result = model.Generate(inputs, options, method.Plan); }
+                try { result = model.Generate(inputs, options, plan); }
                 catch (NotSupportedException e)
                 {
                     // The method cannot run on this model (e.g. a CLS-attention method on a CLS-free tower): the run goes
@@ -135,6 +143,7 @@ public static class EvalRunner
                 }
                 var metadata = SampleMetrics.From(result.Stats, method.Plan, model.Profile.Text).ToMetadata();
                 metadata["method"] = method.Name;
+                if (relevant is not null) metadata[KeptTraceField.Key] = KeptTraceField.Format(KeptTokenTrace.Of(result.Stats));
                 file.Write(new AnswerRecord(q.QuestionId, q.Text, result.Text, Guid.NewGuid().ToString("N")[..22], modelId, metadata));
                 if (SimpleMatchScorer.Truth(q) is string truth)
                 {

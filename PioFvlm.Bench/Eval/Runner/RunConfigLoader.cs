@@ -222,6 +222,11 @@ public static class RunConfigLoader
                 json = JsonNode.Parse(File.ReadAllText(file))!.ToJsonString();
             }
             else json = ToJson(m).ToJsonString();
+            if (OracleMethod.IsOracle(JsonNode.Parse(json)!))
+            {
+                specs.Add(OracleMethod.Spec(m.Key, json, path, profile));
+                continue;
+            }
             PruningPlan plan;
             try { plan = PruningConfig.Parse(json, path, profile); }
             catch (FormatException e)

@@ -44,7 +44,13 @@ public sealed record OutputOptions
 }
 
 /// <summary>One method of the run: its name, the canonical JSON it was given ("KeepAll" for the reference) and its plan.</summary>
-public sealed record MethodSpec(string Name, string CanonicalJson, PruningPlan Plan);
+public sealed record MethodSpec(string Name, string CanonicalJson, PruningPlan Plan)
+{
+    /// <summary>For a control that needs the question's ground truth (<see cref="OracleMethod"/>): its plan for the given
+    /// relevant visual tokens, which the runner builds per question; null for every real method, which gets
+    /// <see cref="Plan"/> and never sees the ground truth.</summary>
+    public Func<IReadOnlyList<long>, PruningPlan>? GroundTruthPlan { get; init; }
+}
 
 /// <summary>The fully resolved run (paths absolute, methods parsed, KeepAll first).</summary>
 public sealed record RunOptions
