@@ -13,7 +13,7 @@ namespace PioFvlm.Bench.Demo;
 /// The demo's pictures: for the first held-out question of each type (items 0-3 of the demo's generator seed: the
 /// types cycle exist, colour, count, position), one PNG <c>kept/&lt;type&gt;.png</c> in the demo's output folder with
 /// a panel per method at <see cref="Budget"/> (and KeepAll): the tokens still present at the last decoder layer at full
-/// brightness, the rest dimmed, the tokens the question is about (<see cref="ShapesRelevance"/>) outlined, and the
+/// brightness, the rest dimmed, the tokens the question is about (<see cref="RelevantPatches"/>, as in the recall columns) outlined, and the
 /// method's answer (green when right, red when wrong). The model answers afresh here, one question at a time, exactly
 /// as the eval does (same prompt, same plan), so the answers are the ones the table counts.
 /// </summary>
@@ -54,7 +54,8 @@ public static class DemoKeptPictures
             }
             string path = Path.Combine(folder, sample.Question.Type + ".png");
             string heading = $"{sample.Question.Type} (held-out item {sample.Index}): {sample.Question.Text}  truth: {sample.Question.Answer}";
-            KeptTokenOverlay.Write(path, image, tokens, panels, heading, ShapesRelevance.Tokens(sample.Question, tokens));
+            // The same relevant patches as the recall columns (the demo's 8 x 8 grid of a square image).
+            KeptTokenOverlay.Write(path, image, tokens, panels, heading, RelevantPatches.Of(sample, (int)Math.Round(Math.Sqrt(tokens.Count))));
             paths.Add(path);
         }
         return paths;

@@ -13,58 +13,27 @@ public sealed record KeptTokens(int? AfterLayer, long[] Original)
 }
 
 /// <summary>
-/// Which original visual tokens survive each pruning stage of one generation: the stage reports' kept indices
-/// (<see cref="PreLlmStageReport.KeptIndices"/>, <see cref="PruningStageReport.KeptLocalIndices"/>) composed back to
-/// the tower's token indices. Every intra-LLM report indexes the visual tokens entering its own stage, so stage k's
-/// originals are <c>previous[kept[i]]</c>.
+/// Which original visual tokens survive each pruning stage of one generation, composed back to the tower's token
+/// indices by <see cref="KeptVisualTokens.Compose"/> from the stage reports.
 /// </summary>
 /// <param name="VisualTokens">Visual tokens the tower produced (before any pre-LLM reduction).</param>
 /// <param name="Stages">Pre-LLM first when one ran, then the intra-LLM stages in order (pass-throughs included).</param>
-/// <param name="Complete">False when a stage added tokens whose place in the sequence its report does not give
-/// (SparseVLM's recycled tokens) or several images went through a pre-LLM reducer: the stages after that point
-/// cannot be traced and are left out.</param>
+/// <param name="Complete">False when several images went through a pre-LLM reducer (the trace covers one image):
+/// no stage is traced then.</param>
 public sealed record KeptTokenTrace(long VisualTokens, IReadOnlyList<KeptTokens> Stages, bool Complete)
 {
     /// <summary>The originals present at the last decoder layer (after the last stage; all when nothing pruned); null when
     /// the trace is not <see cref="Complete"/>.</summary>
     public long[]? AtLastLayer => !Complete ? null : Stages.Count == 0 ? PruningStageReport.AllOf(VisualTokens) : Stages[^1].Original;
 
-    /// <summary>Traces <paramref name="stats"/>; throws when the reports do not chain (a stage entered with another count
-    /// than the one before it left), which would make any trace wrong.</summary>
+    /// <summary>Traces <paramref name="stats"/>; throws (<see cref="ArgumentException"/>, naming the stage) when the reports
+    /// do not chain, which would make any trace wrong.</summary>
     public static KeptTokenTrace Of(GenerationStats stats)
     {
-        var stages = new List<KeptTokens>();
-        long[] current = PruningStageReport.AllOf(stats.VisualTokensBeforeReduction);
-        if (stats.PreLlm is { } pre)
-        {
-            if (pre.KeptIndices.Count != 1) return new KeptTokenTrace(stats.VisualTokensBeforeReduction, stages, Complete: false);
-            current = [.. pre.KeptIndices[0]];
-            stages.Add(new KeptTokens(null, current));
-        }
-        if (current.Length != stats.VisualTokensIn)
-            throw new InvalidOperationException($"kept-token trace: {current.Length} visual tokens after the pre-LLM stage, but {stats.VisualTokensIn} entered the decoder");
-        for (int s = 0; s < stats.Stages.Count; s++)
-        {
-            var report = stats.Stages[s];
-            if (report.VisualBefore != current.Length)
-                throw new InvalidOperationException($"kept-token trace: the stage after layer {report.AfterLayer} saw {report.VisualBefore} visual tokens, " +
-                                                    $"but {current.Length} left the stage before it");
-            var next = new long[report.VisualAfter];
-            Array.Fill(next, -1L);
-            for (int i = 0; i < report.KeptLocalIndices.Count; i++)
-            {
-                long local = report.KeptLocalIndices[i];
-                if (local < 0 || local >= current.Length)
-                    throw new InvalidOperationException($"kept-token trace: the stage after layer {report.AfterLayer} kept local index {local} of {current.Length}");
-                next[i] = current[local];
-            }
-            stages.Add(new KeptTokens(report.AfterLayer, next));
-            current = next;
-            // Tokens added beyond the kept ones (recycled) sit somewhere the report does not say: later local indices
-            // cannot be mapped.
-            if (report.VisualAfter != report.KeptLocalIndices.Count && s < stats.Stages.Count - 1)
-                return new KeptTokenTrace(stats.VisualTokensBeforeReduction, stages, Complete: false);
-        }
-        return new KeptTokenTrace(stats.VisualTokensBeforeReduction, stages, Complete: true);
+        if (stats.PreLlm is { } pre && pre.KeptIndices.Count != 1) return new KeptTokenTrace(stats.VisualTokensBeforeReduction, [], Complete: false);
+        long entering = stats.PreLlm is { } p ? p.KeptIndices[0].Length : stats.VisualTokensBeforeReduction;
+        if (entering != stats.VisualTokensIn)
+            throw new ArgumentException($"kept-token trace: {entering} visual tokens after the pre-LLM stage, but {stats.VisualTokensIn} entered the decoder", nameof(stats));
+        return new KeptTokenTrace(stats.VisualTokensBeforeReduction, KeptVisualTokens.Compose(stats.VisualTokensBeforeReduction, stats.PreLlm, stats.Stages), Complete: true);
     }
 }

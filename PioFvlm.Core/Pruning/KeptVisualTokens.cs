@@ -26,11 +26,20 @@ public static class KeptVisualTokens
     /// (<see cref="Generation.GenerationStats.VisualTokensBeforeReduction"/>).</param>
     /// <exception cref="ArgumentException">The prefill had several images, or a reported index is outside the tokens
     /// entering its stage.</exception>
-    public static IReadOnlyList<KeptVisualStep> Trace(long originalTokens, PreLlmStageReport? preLlm, IReadOnlyList<PruningStageReport> stages)
+    public static IReadOnlyList<KeptVisualStep> Trace(long originalTokens, PreLlmStageReport? preLlm, IReadOnlyList<PruningStageReport> stages) =>
+        Compose(originalTokens, preLlm, stages).Select(c => Step(c.AfterLayer is int l ? $"after layer {l}" : "pre-LLM", c.Original)).ToList();
+
+    /// <summary>
+    /// The composition itself, the one both <see cref="Trace"/> and <see cref="KeptTokenTrace"/> use: per step, in
+    /// sequence order, the original index each visual token leaving the step stands for (−1 for a merged or recycled
+    /// token). Recycled tokens sit right after the kept ones (SparseVLM appends them there), so later stages, whose
+    /// local indices count them too, still map.
+    /// </summary>
+    public static IReadOnlyList<KeptTokens> Compose(long originalTokens, PreLlmStageReport? preLlm, IReadOnlyList<PruningStageReport> stages)
     {
         ArgumentNullException.ThrowIfNull(stages);
         if (originalTokens < 0) throw new ArgumentOutOfRangeException(nameof(originalTokens), $"visual token count {originalTokens} is negative");
-        var steps = new List<KeptVisualStep>();
+        var steps = new List<KeptTokens>();
         // current[i] = the original index the i-th visual token of the sequence stands for, −1 for a merged token.
         long[] current = PruningStageReport.AllOf(originalTokens);
         if (preLlm is not null)
@@ -40,8 +49,8 @@ public static class KeptVisualTokens
             foreach (long i in preLlm.KeptIndices[0])
                 if (i < -1 || i >= originalTokens)
                     throw new ArgumentException($"pre-LLM kept index {i} is outside −1..{originalTokens - 1}", nameof(preLlm));
-            current = preLlm.KeptIndices[0];
-            steps.Add(Step("pre-LLM", current));
+            current = [.. preLlm.KeptIndices[0]];
+            steps.Add(new KeptTokens(null, current));
         }
         foreach (var stage in stages)
         {
@@ -60,7 +69,7 @@ public static class KeptVisualTokens
                 next[k] = current[local];
             }
             current = next;
-            steps.Add(Step($"after layer {stage.AfterLayer}", current));
+            steps.Add(new KeptTokens(stage.AfterLayer, current));
         }
         return steps;
     }

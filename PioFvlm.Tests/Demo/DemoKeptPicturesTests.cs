@@ -38,17 +38,4 @@ public class DemoKeptPicturesTests
         string section = DemoKeptPictures.Markdown(paths, dir.Path);
         Assert.That(section, Does.Contain("![count](kept/count.png)"));
     }
-
-    [Test]
-    public void RelevantTokensHoldAPixelOfAShapeTheQuestionIsAbout()
-    {
-        // A circle of radius 6 at (20, 20) on 16 px patches: pixel (14, 20) is inside (5.5² + 0.5² ≤ 36): patch (row 1,
-        // col 0) = token 8; pixel (20, 15) is inside: token 1; token 9 holds the centre. Token 0's nearest pixel centre,
-        // (15.5, 15.5), is 4.5·√2 ≈ 6.36 away: outside.
-        var shape = new ShapeObject(ShapeKind.Circle, ShapeColour.Red, 20, 20, 6);
-        var question = new ShapesQuestion("colour", "What colour is the circle?", "red") { About = [shape] };
-        var tokens = ClipPatchGeometry.PatchRectangles(new ClipImageProcessorOptions { ShortestEdge = 128, CropWidth = 128, CropHeight = 128 }, 16, 128, 128);
-        Assert.That(ShapesRelevance.Tokens(question, tokens), Is.EqualTo(new long[] { 1, 8, 9 }));
-        Assert.That(ShapesRelevance.Tokens(question with { About = [] }, tokens), Is.Empty);
-    }
 }

@@ -104,10 +104,14 @@ public sealed class RelevantRecallTests
 
         Assert.That(KeptTokenTrace.Of(new GenerationStats { VisualTokensBeforeReduction = 4, VisualTokensIn = 4 }).AtLastLayer, Is.EqualTo(new long[] { 0, 1, 2, 3 }));
         var broken = stats with { Stages = [Stage(1, 5, [0, 2, 3]), Stage(3, 4, [2])] };
-        Assert.That(() => KeptTokenTrace.Of(broken), Throws.InvalidOperationException.With.Message.Contains("after layer 3 saw 4"));
-        var recycled = stats with { Stages = [Stage(1, 5, [0, 2, 3]) with { VisualAfter = 4 }, Stage(3, 4, [2])] };
-        Assert.That(KeptTokenTrace.Of(recycled).Complete, Is.False, "the place of a recycled token is unknown");
-        Assert.That(KeptTokenTrace.Of(recycled).AtLastLayer, Is.Null);
+        Assert.That(() => KeptTokenTrace.Of(broken), Throws.ArgumentException.With.Message.Contains("after layer 3 reports 4 visual tokens entering it"));
+        // A recycled token sits right after the kept ones (SparseVLM): later stages still map, the recycled one as −1.
+        var recycled = stats with { Stages = [Stage(1, 5, [0, 2, 3]) with { VisualAfter = 4 }, Stage(3, 4, [2, 3])] };
+        Assert.That(KeptTokenTrace.Of(recycled).Stages[0 + 1].Original, Is.EqualTo(new long[] { 7, -1, 5, -1 }));
+        Assert.That(KeptTokenTrace.Of(recycled).AtLastLayer, Is.EqualTo(new long[] { 5, -1 }));
+        var twoImages = stats with { PreLlm = new PreLlmStageReport([[0], [1]], 20, 2, 0) };
+        Assert.That(KeptTokenTrace.Of(twoImages).Complete, Is.False, "one image per trace");
+        Assert.That(KeptTokenTrace.Of(twoImages).AtLastLayer, Is.Null);
     }
 
     static PruningStageReport Stage(int after, long before, long[] kept) =>
