@@ -7,9 +7,9 @@
 #   next: PioFvlm.Bench/Reports/llava-next-7b-performance.md, images 672x672 (2,880 visual tokens + 48 newline rows =
 #         2,928 positions) and 640x480; unpruned, PIO 11.1/22.2/33.3 %, PIO w/ VE 11.1 %, FastV, DART and VisionZip at 11.1 %.
 #   qwen: PioFvlm.Bench/Reports/qwen25vl-7b-performance.md, images 1008x1008 (1,296 visual tokens) and 644x476 (391);
-#         unpruned, PIO 11.1 % (ours) and the reference's loader schedule (0.1 after layer 1, 13.2 %), FastV and DART at
-#         11.1 %. VisionZip and the reference's pio-ve-11 (its VScan encoder stage) need CLIP-tower signals that Qwen's
-#         tower does not have: the verb refuses them, so they are left out.
+#         unpruned, PIO 11.1 % (ours) and the reference's loader schedule (0.1 after layer 1, 13.2 %), PIO w/ VE 11.1 %
+#         (VScan's Qwen rule: received attention of the full-attention blocks), FastV, DART and VisionZip (adapted to the
+#         CLS-free tower: PioFvlm.Core/Pruning/PreLlm/README.md) at 11.1 %.
 # --smoke runs the same code at tiny widths (same visual-token counts, layer counts and schedules) in seconds and
 # writes to a temporary folder unless --out is given; the repository's report is left alone.
 # Usage: scripts/perf_report_family.sh --family next|qwen [--smoke] [--threads N] [--repeats N] [--decode-tokens N]
@@ -39,7 +39,7 @@ case "$family" in
   qwen)
     config=configs/models/qwen25vl-7b/config.json; label="Qwen2.5-VL-7B-Instruct"; name=qwen25vl-7b
     script=scripts/perf_report_qwen.sh; images="${images:-1008x1008,644x476}"
-    schedules="unpruned,pio-11,pio-loader,$r/fastv-11.json,$r/dart-11.json" ;;
+    schedules="unpruned,pio-11,pio-loader,pio-ve-11,$r/fastv-11.json,$r/dart-11.json,$r/visionzip-11.json" ;;
   *) echo "perf_report_family.sh: --family next or --family qwen is required" >&2; exit 2 ;;
 esac
 work="$(mktemp -d -t perf-report-XXXXXX)"
