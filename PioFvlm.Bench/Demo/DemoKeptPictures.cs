@@ -36,11 +36,15 @@ public static class DemoKeptPictures
             var image = ShapesRenderer.Render(sample.Scene);
             var tokens = VisualTokenLayout.For(model, image);
             var panels = new List<OverlayPanel>();
+            // The same relevant patches as the recall columns (the demo's 8 x 8 grid of a square image); the Oracle
+            // control gets them, as the eval runner hands them over, and no other method sees them.
+            var relevant = RelevantPatches.Of(sample, (int)Math.Round(Math.Sqrt(tokens.Count)));
             foreach (var method in methods)
             {
+                var plan = method.GroundTruthPlan is { } control ? control(relevant) : method.Plan;
                 using var inputs = model.Prepare(model.FormatPrompt(DemoBatchBuilder.PromptText(sample.Question)), [image], options.MaxNewTokens);
                 GenerationResult result;
-                try { result = model.Generate(inputs, options, method.Plan); }
+                try { result = model.Generate(inputs, options, plan); }
                 catch (NotSupportedException e)
                 {
                     panels.Add(new OverlayPanel(method.Name, "refused: " + e.Message, []));
@@ -54,8 +58,7 @@ public static class DemoKeptPictures
             }
             string path = Path.Combine(folder, sample.Question.Type + ".png");
             string heading = $"{sample.Question.Type} (held-out item {sample.Index}): {sample.Question.Text}  truth: {sample.Question.Answer}";
-            // The same relevant patches as the recall columns (the demo's 8 x 8 grid of a square image).
-            KeptTokenOverlay.Write(path, image, tokens, panels, heading, RelevantPatches.Of(sample, (int)Math.Round(Math.Sqrt(tokens.Count))));
+            KeptTokenOverlay.Write(path, image, tokens, panels, heading, relevant);
             paths.Add(path);
         }
         return paths;
@@ -67,7 +70,7 @@ public static class DemoKeptPictures
         var sb = new StringBuilder();
         sb.AppendLine().AppendLine(CultureInfo.InvariantCulture, $"## What each method keeps at {Budget} %").AppendLine();
         sb.AppendLine("One held-out question per type. Bright: visual tokens still present at the last decoder layer; dimmed: dropped; " +
-                      "magenta frame: the tokens the question is about (they hold a pixel of a shape it names, counts or asks about). " +
+                      "magenta frame: the relevant patches of the recall columns (the shapes the question names, counts or asks about). " +
                       "Answers in green are right, in red wrong.").AppendLine();
         foreach (var p in paths)
             sb.AppendLine(CultureInfo.InvariantCulture, $"![{Path.GetFileNameWithoutExtension(p)}]({Path.GetRelativePath(reportDirectory, p).Replace('\\', '/')})").AppendLine();
