@@ -110,12 +110,7 @@ public class DemoTrainingTests
     public void AWarmRestartStartsFromTheGivenWeightsAndResumesExactly()
     {
         using var dir = new TempDir();
-        var first = new DemoTrainingOptions
-        {
-            OutputDirectory = Path.Combine(dir.Path, "first"), Model = Tiny, Steps = 2, BatchSize = 4, WarmupSteps = 1,
-            ValidationCount = 8, EvaluateEvery = 2, CheckpointEvery = 2,
-        };
-        new DemoTrainer(first).Train(TextWriter.Null);
+        var first = TrainedFirstStage(dir.Path);
         // With a vanishing learning rate the restart ends where it started: the given weights, not a fresh draw.
         var still = first with
         {
@@ -237,7 +232,7 @@ public class DemoTrainingTests
         new DemoTrainer(resumed).Train(TextWriter.Null);
         AssertSameWeights(options.OutputDirectory, resumed.OutputDirectory);
 
-        // The where loss changes training (it is wired in), and a zero share leaves the generator's mix.
+        // The where loss changes training (it is wired in).
         var plain = options with { OutputDirectory = Path.Combine(dir.Path, "plain"), WhereLayer = null };
         new DemoTrainer(plain).Train(TextWriter.Null);
         Assert.That(MaxDifference(options.OutputDirectory, plain.OutputDirectory, "layers.0.self_attn.q_proj.weight"), Is.GreaterThan(0f),
@@ -248,12 +243,7 @@ public class DemoTrainingTests
     public void HeadOnlyStepsLeaveTheModelAsGivenButTrainTheHeads()
     {
         using var dir = new TempDir();
-        var first = new DemoTrainingOptions
-        {
-            OutputDirectory = Path.Combine(dir.Path, "first"), Model = Tiny, Steps = 2, BatchSize = 4, WarmupSteps = 1,
-            ValidationCount = 8, EvaluateEvery = 2, CheckpointEvery = 2,
-        };
-        new DemoTrainer(first).Train(TextWriter.Null);
+        var first = TrainedFirstStage(dir.Path);
         // With weight decay on (the default): decay alone moves weights whose gradient is zero.
         var heads = first with
         {
@@ -269,6 +259,18 @@ public class DemoTrainingTests
         var joint = heads with { OutputDirectory = Path.Combine(dir.Path, "joint"), Steps = 4 };
         new DemoTrainer(joint).Train(TextWriter.Null);
         Assert.That(MaxDifference(first.OutputDirectory, joint.OutputDirectory, "layers.0.self_attn.q_proj.weight"), Is.GreaterThan(0f));
+    }
+
+    /// <summary>A two-step run from scratch into DIR/first, the starting point of the warm-restart tests.</summary>
+    static DemoTrainingOptions TrainedFirstStage(string dir)
+    {
+        var first = new DemoTrainingOptions
+        {
+            OutputDirectory = Path.Combine(dir, "first"), Model = Tiny, Steps = 2, BatchSize = 4, WarmupSteps = 1,
+            ValidationCount = 8, EvaluateEvery = 2, CheckpointEvery = 2,
+        };
+        new DemoTrainer(first).Train(TextWriter.Null);
+        return first;
     }
 
     /// <summary>Max |a - b| of the decoder weight whose name ends with <paramref name="suffix"/> in two model folders.</summary>

@@ -239,12 +239,7 @@ public class Qwen25VlEncoderBaselineTests
         Assert.That(reduction.Features.shape[0], Is.EqualTo(reduction.KeptIndices.Length));
     }
 
-    static Qwen25VlPipeline LoadFixture() =>
-        (Qwen25VlPipeline)VlmLoader.FromPretrained(HfFixtures.Dir("qwen25vl"), new PioFvlm.Models.LoadOptions { RequireTokenizer = false });
 
-    static VlmInputs FixtureInputs(ITensorSource reference) => new(
-        HfFixtures.Ids(reference.Load("input_ids", ScalarType.Int64)), reference.Load("pixel_values"), 2,
-        imageGridThw: reference.Load("image_grid_thw", ScalarType.Int64));
 
     /// <summary>
     /// Each adapted method on the fixture (two images, 35 and 16 merged tokens, tower with full attention in blocks 1
@@ -255,9 +250,9 @@ public class Qwen25VlEncoderBaselineTests
     [TestCaseSource(nameof(Adapted))]
     public void RunsOnTheFixtureWithOriginalPositions(string method)
     {
-        using var pipeline = LoadFixture();
+        using var pipeline = Qwen25VlFixture.Load();
         using var reference = HfFixtures.Open("qwen25vl", "reference.safetensors");
-        using var inputs = FixtureInputs(reference);
+        using var inputs = Qwen25VlFixture.Inputs(reference);
         using var _ = no_grad();
         var full = pipeline.BuildSequence(inputs);
         using var fullSequence = full.Sequence;
@@ -295,9 +290,9 @@ public class Qwen25VlEncoderBaselineTests
     [TestCaseSource(nameof(Adapted))]
     public void KeepAllIsIdenticalToNoReducer(string method)
     {
-        using var pipeline = LoadFixture();
+        using var pipeline = Qwen25VlFixture.Load();
         using var reference = HfFixtures.Open("qwen25vl", "reference.safetensors");
-        using var inputs = FixtureInputs(reference);
+        using var inputs = Qwen25VlFixture.Inputs(reference);
         using var _ = no_grad();
         var full = pipeline.BuildSequence(inputs);
         using var fullSequence = full.Sequence;

@@ -18,12 +18,7 @@ public class Qwen25VlPipelineTests
 {
     const int Eos = 255;
 
-    static Qwen25VlPipeline Load() =>
-        (Qwen25VlPipeline)VlmLoader.FromPretrained(HfFixtures.Dir("qwen25vl"), new PioFvlm.Models.LoadOptions { RequireTokenizer = false });
 
-    static VlmInputs FixtureInputs(ITensorSource reference) => new(
-        HfFixtures.Ids(reference.Load("input_ids", ScalarType.Int64)), reference.Load("pixel_values"), 2,
-        imageGridThw: reference.Load("image_grid_thw", ScalarType.Int64));
 
     [Test]
     public void ProcessorMatchesTheHfPilProcessor()
@@ -48,9 +43,9 @@ public class Qwen25VlPipelineTests
     [Test]
     public void GenerateThroughTheLoaderMatchesHfGreedyTokens()
     {
-        using var pipeline = Load();
+        using var pipeline = Qwen25VlFixture.Load();
         using var reference = HfFixtures.Open("qwen25vl", "reference.safetensors");
-        using var inputs = FixtureInputs(reference);
+        using var inputs = Qwen25VlFixture.Inputs(reference);
         var result = pipeline.Generate(inputs, new GenerationOptions { MaxNewTokens = 8, SuppressTokens = [Eos] });
         var expected = HfFixtures.Ids(reference.Load("gen_tokens", ScalarType.Int64));
         TestContext.Out.WriteLine($"ours [{string.Join(", ", result.TokenIds)}], HF [{string.Join(", ", expected)}]");
@@ -62,9 +57,9 @@ public class Qwen25VlPipelineTests
     [Test]
     public void KeepingEveryVisualTokenIsBitIdenticalToNoPruning()
     {
-        using var pipeline = Load();
+        using var pipeline = Qwen25VlFixture.Load();
         using var reference = HfFixtures.Open("qwen25vl", "reference.safetensors");
-        using var inputs = FixtureInputs(reference);
+        using var inputs = Qwen25VlFixture.Inputs(reference);
         using var _ = no_grad();
         var plan = PruningConfig.Parse("""{ "Method": "Random", "Stages": { "s1": { "AfterLayer": 2, "Keep": 51 } } }""", "test", pipeline.Profile);
         Assert.That(plan.Positions, Is.EqualTo(PositionPolicy.KeepOriginal), "Qwen plans default to the profile's KeepOriginal");
@@ -88,9 +83,9 @@ public class Qwen25VlPipelineTests
     [Test]
     public void IntraLlmPruningKeepsOriginalPositionsAndTheUnprunedDecodePosition()
     {
-        using var pipeline = Load();
+        using var pipeline = Qwen25VlFixture.Load();
         using var reference = HfFixtures.Open("qwen25vl", "reference.safetensors");
-        using var inputs = FixtureInputs(reference);
+        using var inputs = Qwen25VlFixture.Inputs(reference);
         using var _ = no_grad();
         var vision = pipeline.BuildSequence(inputs);
         using var sequence = vision.Sequence;
@@ -143,9 +138,9 @@ public class Qwen25VlPipelineTests
     [TestCase("KeepAll")]
     public void EveryIntraLlmMethodGeneratesOnQwen(string method)
     {
-        using var pipeline = Load();
+        using var pipeline = Qwen25VlFixture.Load();
         using var reference = HfFixtures.Open("qwen25vl", "reference.safetensors");
-        using var inputs = FixtureInputs(reference);
+        using var inputs = Qwen25VlFixture.Inputs(reference);
         var plan = PruningConfig.Parse($$"""{ "Method": "{{method}}", "Stages": { "s1": { "AfterLayer": 2, "Keep": 12 } } }""", "test", pipeline.Profile);
         var result = pipeline.Generate(inputs, new GenerationOptions { MaxNewTokens = 3, SuppressTokens = [Eos] }, plan);
         TestContext.Out.WriteLine($"{method}: [{string.Join(", ", result.TokenIds)}], visual out {result.Stats.VisualTokensOut}, positions {plan.Positions}");
@@ -158,9 +153,9 @@ public class Qwen25VlPipelineTests
     [Test]
     public void PreLlmDivPruneKeepsOriginalPositions()
     {
-        using var pipeline = Load();
+        using var pipeline = Qwen25VlFixture.Load();
         using var reference = HfFixtures.Open("qwen25vl", "reference.safetensors");
-        using var inputs = FixtureInputs(reference);
+        using var inputs = Qwen25VlFixture.Inputs(reference);
         using var _ = no_grad();
         var full = pipeline.BuildSequence(inputs);
         using var fullSequence = full.Sequence;
@@ -191,9 +186,9 @@ public class Qwen25VlPipelineTests
     [TestCase("CDPruner", 6)]
     public void TokenOnlyPreLlmMethodsRunOnTheMergedGrid(string method, int keep)
     {
-        using var pipeline = Load();
+        using var pipeline = Qwen25VlFixture.Load();
         using var reference = HfFixtures.Open("qwen25vl", "reference.safetensors");
-        using var inputs = FixtureInputs(reference);
+        using var inputs = Qwen25VlFixture.Inputs(reference);
         using var _ = no_grad();
         var plan = PruningConfig.Parse($$"""{ "Method": "{{method}}", "PreLlmKeep": {{keep}} }""", "test", pipeline.Profile);
         var reduced = pipeline.BuildSequence(inputs, plan.PreLlm);
@@ -208,9 +203,9 @@ public class Qwen25VlPipelineTests
     [Test]
     public void DownsampleIsRefusedForWantOfOriginalPositions()
     {
-        using var pipeline = Load();
+        using var pipeline = Qwen25VlFixture.Load();
         using var reference = HfFixtures.Open("qwen25vl", "reference.safetensors");
-        using var inputs = FixtureInputs(reference);
+        using var inputs = Qwen25VlFixture.Inputs(reference);
         using var _ = no_grad();
         var plan = PruningConfig.Parse("""{ "Method": "Downsample", "PreLlmKeep": 4 }""", "test", pipeline.Profile);
         var e = Assert.Throws<NotSupportedException>(() => pipeline.BuildSequence(inputs, plan.PreLlm));

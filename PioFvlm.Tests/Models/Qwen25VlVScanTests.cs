@@ -115,12 +115,7 @@ public class Qwen25VlVScanTests
         return result.ToArray();
     }
 
-    static Qwen25VlPipeline LoadFixture() =>
-        (Qwen25VlPipeline)VlmLoader.FromPretrained(HfFixtures.Dir("qwen25vl"), new PioFvlm.Models.LoadOptions { RequireTokenizer = false });
 
-    static VlmInputs FixtureInputs(ITensorSource reference) => new(
-        HfFixtures.Ids(reference.Load("input_ids", ScalarType.Int64)), reference.Load("pixel_values"), 2,
-        imageGridThw: reference.Load("image_grid_thw", ScalarType.Int64));
 
     /// <summary>
     /// The received attention of full-attention blocks 1 and 3 of the fixture tower (two images, 140 + 64 patches,
@@ -132,7 +127,7 @@ public class Qwen25VlVScanTests
     [Test]
     public void ReceivedAttentionMatchesABruteForceSoftmax()
     {
-        using var pipeline = LoadFixture();
+        using var pipeline = Qwen25VlFixture.Load();
         using var reference = HfFixtures.Open("qwen25vl", "reference.safetensors");
         using var _ = no_grad();
         using var scope = NewDisposeScope();
@@ -190,9 +185,9 @@ public class Qwen25VlVScanTests
     [Test]
     public void VScanStageOnQwenKeepsTheBudgetMergesAndKeepsOriginalPositions()
     {
-        using var pipeline = LoadFixture();
+        using var pipeline = Qwen25VlFixture.Load();
         using var reference = HfFixtures.Open("qwen25vl", "reference.safetensors");
-        using var inputs = FixtureInputs(reference);
+        using var inputs = Qwen25VlFixture.Inputs(reference);
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var full = pipeline.BuildSequence(inputs);
@@ -237,7 +232,7 @@ public class Qwen25VlVScanTests
         var tokenizer = new MissingTokenizer(HfFixtures.Dir("qwen25vl"), null, Eos, null, config.Text.VocabSize);
         using var pipeline = new Qwen25VlPipeline(config, model, tokenizer, new Qwen25VlImageProcessor(new Qwen25VlProcessorOptions()));
         using var reference = HfFixtures.Open("qwen25vl", "reference.safetensors");
-        using var inputs = FixtureInputs(reference);
+        using var inputs = Qwen25VlFixture.Inputs(reference);
         var plan = PioFvlmMethod.Create(new PioFvlmOptions { Schedule = pipeline.Profile.Preset("pio-ve-11").ToSchedule() }, pipeline.Profile);
         Assert.That(plan.PreLlm, Is.Not.Null, "pio-ve-11 has an encoder stage");
         var result = pipeline.Generate(inputs, new GenerationOptions { MaxNewTokens = 3, SuppressTokens = [Eos] }, plan);
