@@ -41,7 +41,7 @@ public static class DecodeBreakdown
         using var noGrad = no_grad();
         var dims = decoder.Dims;
         long weightBytes = StepWeightBytes(decoder);
-        var routes = new[] { (Name: "oneDNN (before)", Gemv: false), (Name: "ATen gemv (after)", Gemv: true) };
+        var routes = DecodeRoutes.All;
         bool saved = OneRowGemv.Enabled;
         // Each route: its own cache, filled alike; every step appends one position per layer (full step + op pass).
         var caches = routes.Select(_ => Filled(decoder, dtype, cached, 2 * steps + 4)).ToArray();
@@ -139,7 +139,7 @@ public static class DecodeBreakdown
             var gate = Time("gate proj", () => layer.Mlp.GateProj.forward(post));
             var up = Time("up proj", () => layer.Mlp.UpProj.forward(post));
             var gated = Time("silu * up", () => nn.functional.silu(gate) * up);
-            var down = Time("down proj", () => layer.Mlp.DownProj.forward(gated));
+            var down = Time("down proj", () => OneRowGemv.Project(layer.Mlp.DownProj, gated));
             h = Time("residual adds", () => mid + down);
         }
         var final = Time("final norm", () => decoder.Norm(h));

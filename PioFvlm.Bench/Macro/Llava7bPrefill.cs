@@ -45,7 +45,7 @@ public static class Llava7bPrefill
         CliOption.Optional("schedules", "LIST", "comma-separated schedules: unpruned, pio-* presets, pruning config files (default unpruned)"),
         CliOption.Optional("repeats", "N", "prefill runs per schedule, fastest kept (default 1)"),
         CliOption.Optional("decode-tokens", "N", "tokens to decode after each prefill (default 0)"),
-        CliOption.Optional("decode-rows", "LIST", "schedules (of --schedules) that also decode --decode-row-tokens with each matmul route, oneDNN and ATen gemv, alternating"),
+        CliOption.Optional("decode-rows", "LIST", "schedules (of --schedules) that also decode --decode-row-tokens with each decode route (libtorch defaults, decode kernels), alternating"),
         CliOption.Optional("decode-row-tokens", "N", "tokens per route of the decode rows (default 32)"),
         CliOption.Flag("decode-breakdown", "also take a decode step apart op by op at the unpruned prompt's cache length, per matmul route"),
         CliOption.Optional("breakdown-steps", "N", "decode steps per route of the breakdown, median kept (default 5, smoke 2)"),

@@ -162,7 +162,7 @@ public sealed class PrefillRig : IDisposable
     /// </summary>
     IReadOnlyList<DecodeRow> DecodeByRoute(string name, PrefillResult prefill, KvCache cache, int tokens)
     {
-        var routes = new[] { (Name: "oneDNN (before)", Gemv: false), (Name: "ATen gemv (after)", Gemv: true) };
+        var routes = DecodeRoutes.All;
         var ms = new double[routes.Length];
         var done = new int[routes.Length];
         int next = (int)prefill.LastLogits.argmax().item<long>();

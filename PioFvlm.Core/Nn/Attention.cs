@@ -1,3 +1,4 @@
+using PioFvlm.Core.Runtime;
 using TorchSharp;
 using TorchSharp.Utils;
 using TorchSharp.Modules;
@@ -88,6 +89,9 @@ public sealed class Attention : nn.Module<AttentionInput, Tensor>
         if (t < l)
             throw new ArgumentException($"Attention.Attend: {l} queries but only {t} keys; queries must be the last positions of the keys");
         using var _ = NewDisposeScope();
+        if (l == 1 && kernel == AttentionKernel.Sdpa && OneRowGemv.InScope && query.device_type == DeviceType.CPU
+            && query.dtype is ScalarType.BFloat16 or ScalarType.Float16)
+            return OneQueryInFp32(query, key, value).MoveToOuterDisposeScope();
         if (kvHeads != heads && l == 1 && kernel == AttentionKernel.Sdpa)
         {
             // One query sees every key, so no mask: fold each kv head's query group into the query axis
@@ -109,6 +113,22 @@ public sealed class Attention : nn.Module<AttentionInput, Tensor>
             _ => throw new ArgumentOutOfRangeException(nameof(kernel), kernel, "unknown attention kernel"),
         };
         return result.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// One query row over every key in a decode step (inside a <see cref="OneRowGemv"/> scope) on the CPU in bf16/fp16: q·Kᵀ, softmax and ·V as fp32 matrix
+    /// products on fp32 copies of the cache, each kv head's query group folded into the query axis (no mask: the one
+    /// query sees every key). libtorch's CPU SDPA takes 77 ms per step for 32 heads over 636 bf16 cached positions at
+    /// the 7B shape, this 35-38 ms including the casts (same process, 2 threads); the result is the same attention
+    /// with less rounding (fp32 throughout, one rounding to the model dtype at the end).
+    /// </summary>
+    static Tensor OneQueryInFp32(Tensor query, Tensor key, Tensor value)
+    {
+        long b = query.shape[0], heads = query.shape[1], d = query.shape[3], kvHeads = key.shape[1];
+        var q = query.reshape(b, kvHeads, heads / kvHeads, d).to_type(ScalarType.Float32);
+        var scores = matmul(q, key.to_type(ScalarType.Float32).transpose(-2, -1)).mul_(1.0 / Math.Sqrt(d));
+        var attended = matmul(scores.softmax(-1), value.to_type(ScalarType.Float32));     // [B, Hkv, groups, Dv]
+        return attended.reshape(b, heads, 1, value.shape[3]).to_type(query.dtype);
     }
 
     /// <summary>Bool [L, T] mask, true where query i may read key j: j ≤ T − L + i (bottom-right aligned).</summary>

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Utils;
 using TorchSharp.Modules;
+using PioFvlm.Core.Runtime;
 using static TorchSharp.torch;
 
 namespace PioFvlm.Core.Nn;
@@ -29,6 +30,7 @@ public sealed class GatedMlp : nn.Module<Tensor, Tensor>
     {
         using var _ = NewDisposeScope();
         var gated = nn.functional.silu(_gateProj.forward(input)) * _upProj.forward(input);
-        return _downProj.forward(gated).MoveToOuterDisposeScope();
+        // A decode step's down projection has rows too long for ATen's gemv (see LongRowGemv).
+        return OneRowGemv.Project(_downProj, gated).MoveToOuterDisposeScope();
     }
 }

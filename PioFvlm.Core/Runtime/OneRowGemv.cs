@@ -1,4 +1,6 @@
 using System.Runtime.InteropServices;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
 
 namespace PioFvlm.Core.Runtime;
 
@@ -8,8 +10,8 @@ namespace PioFvlm.Core.Runtime;
 /// the weight into VNNI blocks on every call; ATen's gemv streams <c>W</c> as it lies. Measured at the LLaVA-7B layer
 /// shape on this project's 2-core AVX-512 machine, one thread, same process: 45 ms against 78 ms per layer (1.7x).
 /// The switch is libtorch's process-wide <c>at::Context</c> "user enabled mkldnn" flag, reached through its exported
-/// C++ symbols (Itanium ABI, Linux/macOS builds of libtorch); where they are missing (Windows) <see cref="Enter"/> is
-/// a no-op and decode keeps oneDNN.
+/// C++ symbols (Itanium ABI, Linux/macOS builds of libtorch); where they are missing (Windows) decode keeps oneDNN
+/// (the other decode kernels below still apply).
 /// </summary>
 /// <remarks>
 /// Only one-row work belongs inside a scope: for more rows, or the transposed layout of a backward pass, ATen's own
@@ -17,7 +19,11 @@ namespace PioFvlm.Core.Runtime;
 /// process-wide, a bf16 prefill running on another thread while a decode step holds a scope takes those slower
 /// kernels too (same fp32-accumulated math, other rounding); scopes nest and count, and the flag returns to its
 /// previous value when the last one closes. fp32 and fp64 products never go through oneDNN here and are unaffected.
-/// Set <see cref="Enabled"/> to false (or the environment variable <c>PIOFVLM_DECODE_GEMV=onednn</c>) to keep oneDNN.
+/// The same scope marks a decode step for the two other decode kernels: <see cref="LongRowGemv"/> (one-row products
+/// with long rows, the down projection) and the fp32 one-query attention of <see cref="Nn.Attention.Attend"/>.
+/// Set <see cref="Enabled"/> to false (or the environment variable <c>PIOFVLM_DECODE_GEMV=onednn</c>) to keep
+/// libtorch's defaults for all three (oneDNN products, ATen's gemv never used, SDPA attention): the "before" route of
+/// the performance report.
 /// </remarks>
 public static class OneRowGemv
 {
@@ -34,7 +40,7 @@ public static class OneRowGemv
     static int _depth;
     static bool _previous;
 
-    /// <summary>Whether <see cref="Enter"/> switches to ATen's gemv (default true unless PIOFVLM_DECODE_GEMV=onednn).</summary>
+    /// <summary>Whether <see cref="Enter"/> switches to the decode kernels (default true unless PIOFVLM_DECODE_GEMV=onednn).</summary>
     public static bool Enabled { get; set; } =
         !string.Equals(Environment.GetEnvironmentVariable("PIOFVLM_DECODE_GEMV"), "onednn", StringComparison.OrdinalIgnoreCase);
 
@@ -51,23 +57,38 @@ public static class OneRowGemv
         }
     }
 
-    /// <summary>A scope in which one-row products take ATen's gemv; dispose it to restore oneDNN. A no-op when
-    /// <see cref="Enabled"/> is false or the switch is not available.</summary>
+    /// <summary>Whether a scope is open (a decode step is running somewhere in the process).</summary>
+    public static bool InScope
+    {
+        get { lock (Gate) return _depth > 0; }
+    }
+
+    /// <summary>
+    /// <c>layer(x)</c>, through <see cref="LongRowGemv"/> when a scope is open and the product is one long bf16 row
+    /// (ATen's gemv slows down on rows that long), else the layer's own forward.
+    /// </summary>
+    public static Tensor Project(Linear layer, Tensor x) =>
+        InScope && LongRowGemv.Applies(x, layer.weight!) ? LongRowGemv.Linear(x, layer.weight!, layer.bias) : layer.forward(x);
+
+    /// <summary>A decode-step scope: one-row products take ATen's gemv (or <see cref="LongRowGemv"/>) and one-query
+    /// attention runs in fp32 (<see cref="Nn.Attention.Attend"/>); dispose it to restore libtorch's defaults. A no-op when
+    /// <see cref="Enabled"/> is false; without the native switch (Windows) only the oneDNN part is skipped.</summary>
     public static IDisposable Enter()
     {
-        if (!Enabled || Native.Value is not { } n) return NoScope.Instance;
+        if (!Enabled) return NoScope.Instance;
+        var native = Native.Value;
         lock (Gate)
         {
-            if (_depth++ == 0)
+            if (_depth++ == 0 && native is { } n)
             {
                 _previous = n.Get(n.Context);
                 n.Set(n.Context, false);
             }
         }
-        return new Scope(n);
+        return new Scope(native);
     }
 
-    sealed class Scope((IntPtr Context, SetFlagFn Set, GetFlagFn Get) native) : IDisposable
+    sealed class Scope((IntPtr Context, SetFlagFn Set, GetFlagFn Get)? native) : IDisposable
     {
         bool _closed;
 
@@ -77,7 +98,7 @@ public static class OneRowGemv
             {
                 if (_closed) return;
                 _closed = true;
-                if (--_depth == 0) native.Set(native.Context, _previous);
+                if (--_depth == 0 && native is { } n) n.Set(n.Context, _previous);
             }
         }
     }

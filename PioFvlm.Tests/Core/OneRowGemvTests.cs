@@ -72,13 +72,14 @@ public class OneRowGemvTests
         finally { OneRowGemv.Enabled = saved; }
     }
 
-    [TestCase(false)]
-    [TestCase(true)]
-    public void Bf16CachedDecode_EqualsFullRecompute(bool gemv)
+    [TestCase(false, 512)]
+    [TestCase(true, 512)]
+    [TestCase(true, 6144)]   // the down projection goes through LongRowGemv
+    public void Bf16CachedDecode_EqualsFullRecompute(bool gemv, int intermediate)
     {
         using var _ = NewDisposeScope();
         using var ng = no_grad();
-        var dims = TinyLlama.Gqa with { HiddenSize = 256, NumHeads = 4, NumKvHeads = 2, HeadDim = 64, IntermediateSize = 512, VocabSize = 512 };
+        var dims = TinyLlama.Gqa with { HiddenSize = 256, NumHeads = 4, NumKvHeads = 2, HeadDim = 64, IntermediateSize = intermediate, VocabSize = 512 };
         using var lm = TinyLlama.Create(dims, ScalarType.BFloat16);
         using (var scope = NewDisposeScope())
             foreach (var (name, p) in lm.named_parameters())
