@@ -25,7 +25,7 @@ namespace PioFvlm.Core.Runtime;
 public static unsafe class LongRowGemv
 {
     /// <summary>Shortest row (in-features) handed to the managed kernel.</summary>
-    public static long MinInFeatures = 6144;
+    public const long MinInFeatures = 6144;
 
     const int RowsPerBlock = 8;
     const int PrefetchUInts = 128;   // 512 bytes ahead in each of the eight rows
