@@ -88,7 +88,10 @@ public sealed record DecodeRow(string Schedule, string Route, bool AtenGemv, int
 /// <summary>The pruner's pieces at the model's shape, on the full prompt after layer 1.</summary>
 /// <param name="Sequence">Positions the probe and the layer forward saw.</param>
 /// <param name="LayerForwardMs">One decoder layer forward over the full prompt (no grad), the unit of probe cost.</param>
-public sealed record PieceTimes(long Sequence, double LayerForwardMs, double ProbeFullMs, double ProbeCheapMs, IReadOnlyList<NmsTiming> Nms);
+/// <param name="ProbeCheapAllValuesMs">The cheap probe with V projected for every position (before the value fold); null in
+/// measurements older than it.</param>
+public sealed record PieceTimes(long Sequence, double LayerForwardMs, double ProbeFullMs, double ProbeCheapMs, IReadOnlyList<NmsTiming> Nms,
+                                double? ProbeCheapAllValuesMs = null);
 
 /// <summary>One NMS selection timed, and whether it picked exactly what the fp32 full-matrix reference picks.</summary>
 public sealed record NmsTiming(int Tokens, int Dim, int Keep, string Features, double Ms, double FullMatrixMs, bool IdenticalToFullMatrix);

@@ -173,7 +173,9 @@ public static class PerformanceReport
             L("|---|---:|---:|");
             L(F($"| one decoder layer forward (no grad) | {p.LayerForwardMs:F1} | 1.00 |"));
             L(F($"| PIO probe, Full | {p.ProbeFullMs:F1} | {p.ProbeFullMs / p.LayerForwardMs:F2} |"));
-            L(F($"| PIO probe, Cheap | {p.ProbeCheapMs:F1} | {p.ProbeCheapMs / p.LayerForwardMs:F2} |"));
+            if (p.ProbeCheapAllValuesMs is { } allValues)
+                L(F($"| PIO probe, Cheap with V for every position (before) | {allValues:F1} | {allValues / p.LayerForwardMs:F2} |"));
+            L(F($"| PIO probe, Cheap{(p.ProbeCheapAllValuesMs is null ? "" : " with the value fold (after)")} | {p.ProbeCheapMs:F1} | {p.ProbeCheapMs / p.LayerForwardMs:F2} |"));
             L();
             L("| NMS tokens | d | keep | features | FeatureNms ms | fp32 full matrix ms | same selection |");
             L("|---:|---:|---:|---|---:|---:|---|");

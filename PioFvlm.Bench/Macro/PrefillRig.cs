@@ -274,8 +274,8 @@ public sealed class PrefillRig : IDisposable
     }
 
     /// <summary>
-    /// The pruner's pieces on the full prompt after layer 1: one layer forward, one PIO probe Full and Cheap (the family's
-    /// saliency settings), and NMS selections on the real visual features (keeps of the three w/o-VE first stages) and on
+    /// The pruner's pieces on the full prompt after layer 1: one layer forward, one PIO probe Full, Cheap and Cheap with
+    /// all values (the cheap probe before the value fold; the family's saliency settings), and NMS selections on the real visual features (keeps of the three w/o-VE first stages) and on
     /// 2,928 clustered random features (LLaVA-NeXT's anyres maximum), each checked against the fp32 full-matrix reference.
     /// </summary>
     public PieceTimes Pieces(int repeats, Action<string> log)
@@ -290,11 +290,11 @@ public sealed class PrefillRig : IDisposable
         double layerMs = Median(repeats, () => lm.RunLayers(hidden, seq.PositionIds, null, 1, 2), warmUp: true);
         log($"one layer forward  median {layerMs:F1} ms of {repeats} (S = {seq.Length})");
         var probe = new Dictionary<ProbeImplementation, double>();
-        foreach (var kind in new[] { ProbeImplementation.Full, ProbeImplementation.Cheap })
+        foreach (var kind in new[] { ProbeImplementation.Full, ProbeImplementation.CheapAllValues, ProbeImplementation.Cheap })
         {
             var scorer = new GradientSaliency(_model.Profile.Saliency with { Probe = kind });
             probe[kind] = Median(repeats, () => scorer.Score(state, lm), warmUp: true);
-            log($"probe {kind,-5}        median {probe[kind]:F1} ms of {repeats}");
+            log($"probe {kind,-14} median {probe[kind]:F1} ms of {repeats}");
         }
 
         var nms = new List<NmsTiming>();
@@ -306,7 +306,8 @@ public sealed class PrefillRig : IDisposable
         var clustered = NmsSelectionBenchmark.ClusteredFeatures(2928, (int)visual.shape[1], seed: 11);
         var clusteredScores = rand(2928);
         nms.Add(TimeNms(clustered, clusteredScores, 92, "clustered random", repeats, log));
-        return new PieceTimes(seq.Length, layerMs, probe[ProbeImplementation.Full], probe[ProbeImplementation.Cheap], nms);
+        return new PieceTimes(seq.Length, layerMs, probe[ProbeImplementation.Full], probe[ProbeImplementation.Cheap], nms,
+                              probe[ProbeImplementation.CheapAllValues]);
     }
 
     static NmsTiming TimeNms(Tensor features, Tensor scores, int keep, string what, int repeats, Action<string> log)

@@ -69,8 +69,9 @@ public sealed class GradientSaliency : ISaliencyScorer
         var rope = decoder.Rope(state.PositionIds, probeType);
         var window = tensor(positions, ScalarType.Int64, x.device);
         Tensor logits;
-        if (Options.Probe == ProbeImplementation.Cheap)
-            logits = CheapProbe.WindowLogits(layer, x, rope, window, decoder.Norm, head, probeType);
+        if (Options.Probe is ProbeImplementation.Cheap or ProbeImplementation.CheapAllValues)
+            logits = CheapProbe.WindowLogits(layer, x, rope, window, decoder.Norm, head, probeType,
+                                             foldValues: Options.Probe == ProbeImplementation.Cheap);
         else if (probeType == modelType)
             logits = FullProbe.WindowLogits(layer, x, rope, window, decoder.Norm, head, probeType);
         else
@@ -97,13 +98,14 @@ public sealed class GradientSaliency : ISaliencyScorer
     {
         double h = dims.HiddenSize, q = (double)dims.NumHeads * dims.HeadDim, kv = (double)dims.NumKvHeads * dims.HeadDim;
         double perQueryRow = 2 * h * q + 2 * q * h + 3 * 2 * h * dims.IntermediateSize + 2 * h * dims.VocabSize;
-        double perKeyRow = 2 * 2 * h * kv;
-        // Attention: QKᵀ and PV, 2 · 2 · q per (query, visible key) pair; causal rows see p + 1 keys.
-        double pairs = probe == ProbeImplementation.Full
-            ? length * (length + 1) / 2.0
-            : window.Sum(p => (double)(p + 1));
-        double queryRows = probe == ProbeImplementation.Full ? length : window.Count;
-        return queryRows * perQueryRow + length * perKeyRow + 4 * q * pairs;
+        if (probe == ProbeImplementation.Full)
+            // Every row is a query row; K and V for every row; QKᵀ and PV, 2 · 2 · q per (query, visible key) pair.
+            return length * (perQueryRow + 2 * 2 * h * kv) + 4 * q * (length * (length + 1) / 2.0);
+        double pairs = window.Sum(p => (double)(p + 1));     // causal window rows see p + 1 keys
+        if (probe == ProbeImplementation.CheapAllValues)
+            return window.Count * perQueryRow + length * 2 * 2 * h * kv + 4 * q * pairs;
+        // Cheap: K for every row, QKᵀ (2 · q per pair), P X̂ (2 · hidden per pair and query head), (P X̂) W_vᵀ per window row.
+        return window.Count * (perQueryRow + 2 * h * q) + length * 2 * h * kv + 2 * q * pairs + 2 * h * dims.NumHeads * pairs;
     }
 
     /// <summary>Int64 [V]: the sequence indices of the visual spans, concatenated; spans must be ascending and disjoint.</summary>
