@@ -78,7 +78,9 @@ public static class DecodeBreakdown
             log($"decode step {route.Name,-18} median {step,8:F1} ms of {steps}  {route.EffectiveGBps,5:F1} GB/s  " +
                 $"(projections {Projections(ops):F0} ms, LM head {ops["LM head"]:F0} ms, attention {ops["attention over cache"]:F1} ms, overhead {route.OverheadMs:F1} ms)");
         }
-        return new DecodeProfile(cached, steps, decoder.LayerCount, weightBytes, OneRowGemv.Available, variants);
+        double read = ReadBandwidth.GBps(get_num_threads());
+        log($"streaming read bandwidth ({get_num_threads()} threads, 1 GiB): {read:F1} GB/s: a step of {weightBytes / 1e9:F2} GB takes at least {weightBytes / read / 1e6:F0} ms ({read * 1e9 / weightBytes:F2} tokens/s)");
+        return new DecodeProfile(cached, steps, decoder.LayerCount, weightBytes, OneRowGemv.Available, variants, read);
     }
 
     static double Projections(IReadOnlyDictionary<string, double> ops) =>
@@ -159,8 +161,10 @@ public static class DecodeBreakdown
 /// <param name="CachedPositions">Positions in every layer's cache before the timed steps (the unpruned prompt's length).</param>
 /// <param name="StepWeightBytes">Weight bytes one step reads (decoder layers, final norm, LM head).</param>
 /// <param name="GemvSwitchAvailable">Whether this libtorch exposes the oneDNN switch (false: both routes are oneDNN).</param>
+/// <param name="ReadGBps">The machine's streaming read bandwidth at the run's thread count (<see cref="ReadBandwidth"/>);
+/// null in measurements older than it.</param>
 public sealed record DecodeProfile(long CachedPositions, int Steps, int Layers, long StepWeightBytes, bool GemvSwitchAvailable,
-                                   IReadOnlyList<DecodeRoute> Routes);
+                                   IReadOnlyList<DecodeRoute> Routes, double? ReadGBps = null);
 
 /// <summary>One matmul route: median whole-step ms, effective GB/s, the median ms of each op (summed over layers) and
 /// the managed overhead (whole step less the sum of the ops).</summary>

@@ -279,6 +279,12 @@ public static class PerformanceReport
             L("| effective GB/s | " + string.Join(" | ", b.Routes.Select(r => F($"{r.EffectiveGBps:F1}"))) + " |");
             L("| tokens/s | " + string.Join(" | ", b.Routes.Select(r => F($"{1000 / r.StepMs:F2}"))) + " |");
             L("");
+            if (b.ReadGBps is { } read)
+            {
+                L(F($"What bounds it: this machine streams {read:F1} GB/s when it only reads (`ReadBandwidth`: the run's torch threads, 1 GiB, 512-bit loads, best of 5),"));
+                L(F($"so a step's {b.StepWeightBytes / 1e9:F2} GB of weights takes at least {b.StepWeightBytes / read / 1e6:F0} ms: {read * 1e9 / b.StepWeightBytes:F2} tokens/s is the ceiling of any bf16 decode here."));
+                L("");
+            }
         }
     }
 

@@ -89,9 +89,14 @@ public sealed class Attention : nn.Module<AttentionInput, Tensor>
         if (t < l)
             throw new ArgumentException($"Attention.Attend: {l} queries but only {t} keys; queries must be the last positions of the keys");
         using var _ = NewDisposeScope();
-        if (l == 1 && kernel == AttentionKernel.Sdpa && OneRowGemv.InScope && query.device_type == DeviceType.CPU
-            && query.dtype is ScalarType.BFloat16 or ScalarType.Float16)
-            return OneQueryInFp32(query, key, value).MoveToOuterDisposeScope();
+        if (l == 1 && kernel == AttentionKernel.Sdpa && OneRowGemv.InScope && query.device_type == DeviceType.CPU)
+        {
+            // A decode step: libtorch's CPU SDPA is slow for one query row (see OneQueryAttention).
+            if (OneQueryAttention.Applies(query, key, value))
+                return OneQueryAttention.Attend(query, key, value).MoveToOuterDisposeScope();
+            if (query.dtype is ScalarType.BFloat16 or ScalarType.Float16)
+                return OneQueryInFp32(query, key, value).MoveToOuterDisposeScope();
+        }
         if (kvHeads != heads && l == 1 && kernel == AttentionKernel.Sdpa)
         {
             // One query sees every key, so no mask: fold each kv head's query group into the query axis
@@ -116,11 +121,11 @@ public sealed class Attention : nn.Module<AttentionInput, Tensor>
     }
 
     /// <summary>
-    /// One query row over every key in a decode step (inside a <see cref="OneRowGemv"/> scope) on the CPU in bf16/fp16: q·Kᵀ, softmax and ·V as fp32 matrix
-    /// products on fp32 copies of the cache, each kv head's query group folded into the query axis (no mask: the one
-    /// query sees every key). libtorch's CPU SDPA takes 77 ms per step for 32 heads over 636 bf16 cached positions at
-    /// the 7B shape, this 35-38 ms including the casts (same process, 2 threads); the result is the same attention
-    /// with less rounding (fp32 throughout, one rounding to the model dtype at the end).
+    /// One query row over every key in a decode step (inside a <see cref="OneRowGemv"/> scope) on the CPU in bf16/fp16
+    /// where <see cref="OneQueryAttention"/> does not apply (fp16, or D not a multiple of 32): q·Kᵀ, softmax and ·V as
+    /// fp32 matrix products on fp32 copies of the cache, each kv head's query group folded into the query axis (no
+    /// mask: the one query sees every key). Faster than libtorch's CPU SDPA for one query (35-72 ms against 77 ms per
+    /// step at the 7B shape over 636 cached positions), with less rounding (one rounding to the model dtype at the end).
     /// </summary>
     static Tensor OneQueryInFp32(Tensor query, Tensor key, Tensor value)
     {
