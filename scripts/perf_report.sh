@@ -5,7 +5,7 @@
 # (fastest of --repeats) and decode tokens/s (unpruned; PIO 33.3/22.2/11.1 % w/o and w/ VE; FastV, DART, VisionZip,
 # CDPruner, VisPruner, HiPrune, Downsample at 11.1 %), and the pruner's pieces (one layer forward, probe Full/Cheap,
 # NMS at 576 and 2928 tokens checked against the fp32 full-matrix reference), the decode rows (unpruned and pio-11:
-# --decode-row-tokens greedy tokens, default 32, with each matmul route, oneDNN and ATen gemv, alternating) and one decode
+# --decode-row-tokens greedy tokens, default 32, with each decode route, libtorch defaults and decode kernels, alternating) and one decode
 # step taken apart op by op at the unpruned cache length. Expected full run on the 2-core machine: ~12 min (build 1 min,
 # curve ~1 min, schedules + decode rows ~8.5 min, decode breakdown ~0.5 min, pieces ~0.5 min); each part prints its time. --with-micro also runs the BenchmarkDotNet micro suites
 # (a second process after the first, adds several minutes) and appends their tables.
