@@ -254,8 +254,8 @@ public static class PerformanceReport
         L("Greedy decode after the schedule's prefill, as `pio-fvlm generate` runs it (`DecoderRunner.Step` + argmax), with each");
         L("route, alternating in blocks of four tokens on the same cache: libtorch's defaults (before: bf16 one-row products in");
         L("oneDNN, which repacks every weight on every call; SDPA attention) and the decode kernels (after, the default:");
-        L("`OneRowGemv` scope: ATen's own gemv, `LongRowGemv` for the down projection's 11,008-long rows, one-query attention");
-        L("in fp32). Effective GB/s = weight bytes a step reads (decoder layers, final norm, LM head) / step time.");
+        L("`OneRowGemv` scope: ATen's own gemv, `LongRowGemv` for the down projection's long rows, `OneQueryAttention` over");
+        L("the cache). Effective GB/s = weight bytes a step reads (decoder layers, final norm, LM head) / step time.");
         L("");
         if (decodeRows.Count > 0)
         {

@@ -16,6 +16,7 @@ internal static unsafe class Bf16RowKernels
     const int PrefetchUInts = 128;   // 512 bytes ahead in each weight row (one-row kernel)
 
     /// <summary>bf16 [n] → split fp32 [n].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Split(ushort* source, long length, float* target)
     {
         for (long block = 0; block < length; block += 32)
@@ -27,7 +28,8 @@ internal static unsafe class Bf16RowKernels
     }
 
     /// <summary>y[o] = Σ_i W[o, i] x[i] for o in first..last (multiples of 8); x split. The eight accumulators are
-    /// locals, not an array, so that they stay in registers.</summary>
+    /// locals, not an array, so that they stay in registers. Compiled optimized from the first call (no tier-0 code).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void OneRow(uint* w, long inFeatures, float* xs, float* y, long first, long last)
     {
         long pairs = inFeatures / 2;

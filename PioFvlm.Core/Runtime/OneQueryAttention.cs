@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -11,9 +12,11 @@ namespace PioFvlm.Core.Runtime;
 /// 7B shape, fp32 matrix products on cast copies of the cache 35-72 ms; the step reads 0.33 GB of cache.
 /// </summary>
 /// <remarks>
-/// Query head h reads kv head h / (H / Hkv) (GQA); scale 1/√D; no mask (the one query sees every key). One rounding to
+/// Query head h reads kv head h / (H / Hkv) (GQA; <see cref="Nn.Attention.Attend"/> uses the kernel only without GQA,
+/// where it is faster than libtorch's SDPA); scale 1/√D; no mask (the one query sees every key). One rounding to
 /// bf16 at the end. Applies to bf16 on the CPU with AVX-512, D a multiple of 32 and unit stride along D; anything else
-/// returns false from <see cref="Applies"/>.
+/// returns false from <see cref="Applies"/>. The loops are compiled optimized from the first call (a decode of a few
+/// tokens would otherwise run much of its attention in unoptimized tier-0 code).
 /// </remarks>
 public static unsafe class OneQueryAttention
 {
@@ -76,6 +79,7 @@ public static unsafe class OneQueryAttention
     }
 
     /// <summary>s[r] = scale · Σ_i K[r, i] q[i] for every cached row r (bf16 rows read as uint pairs, q split).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Scores(ushort* keys, long rowStride, long rows, long d, float* qSplit, float scale, float* s)
     {
         var high = Vector512.Create(0xFFFF0000u);
@@ -93,6 +97,7 @@ public static unsafe class OneQueryAttention
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Softmax(float* s, long n)
     {
         float max = float.NegativeInfinity;
@@ -104,6 +109,7 @@ public static unsafe class OneQueryAttention
     }
 
     /// <summary>acc (split layout) = Σ_r p[r] V[r, :].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void WeightedSum(ushort* values, long rowStride, long rows, long d, float* p, float* acc)
     {
         var high = Vector512.Create(0xFFFF0000u);
@@ -124,6 +130,7 @@ public static unsafe class OneQueryAttention
     }
 
     /// <summary>fp32 → split layout (each block of 32: its 16 even, then its 16 odd elements).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Split(float* source, long n, float* target)
     {
         for (long block = 0; block < n; block += 32)
@@ -135,6 +142,7 @@ public static unsafe class OneQueryAttention
     }
 
     /// <summary>Split layout → natural order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Join(float* source, long n, float* target)
     {
         for (long block = 0; block < n; block += 32)

@@ -20,7 +20,8 @@ namespace PioFvlm.Core.Runtime;
 /// kernels too (same fp32-accumulated math, other rounding); scopes nest and count, and the flag returns to its
 /// previous value when the last one closes. fp32 and fp64 products never go through oneDNN here and are unaffected.
 /// The same scope marks a decode step for the two other decode kernels: <see cref="LongRowGemv"/> (one-row products
-/// with long rows, the down projection) and the fp32 one-query attention of <see cref="Nn.Attention.Attend"/>.
+/// with long rows, the down projection) and the one-query attention of <see cref="Nn.Attention.Attend"/>
+/// (<see cref="OneQueryAttention"/>, or fp32 products where it does not apply).
 /// Set <see cref="Enabled"/> to false (or the environment variable <c>PIOFVLM_DECODE_GEMV=onednn</c>) to keep
 /// libtorch's defaults for all three (oneDNN products, ATen's gemv never used, SDPA attention): the "before" route of
 /// the performance report.
@@ -71,7 +72,8 @@ public static class OneRowGemv
         InScope && LongRowGemv.Applies(x, layer.weight!) ? LongRowGemv.Linear(x, layer.weight!, layer.bias) : layer.forward(x);
 
     /// <summary>A decode-step scope: one-row products take ATen's gemv (or <see cref="LongRowGemv"/>) and one-query
-    /// attention runs in fp32 (<see cref="Nn.Attention.Attend"/>); dispose it to restore libtorch's defaults. A no-op when
+    /// attention takes <see cref="OneQueryAttention"/> (see <see cref="Nn.Attention.Attend"/>); dispose it to restore
+    /// libtorch's defaults. A no-op when
     /// <see cref="Enabled"/> is false; without the native switch (Windows) only the oneDNN part is skipped.</summary>
     public static IDisposable Enter()
     {

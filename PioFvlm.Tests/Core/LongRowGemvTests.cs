@@ -75,10 +75,16 @@ public class LongRowGemvTests
         TensorAssert.Close(y.to_type(ScalarType.Float64), reference, 0.02 * scale, 0.02, "MLP in a decode scope");
     }
 
-    [TestCase(4, 4, ScalarType.BFloat16)]
-    [TestCase(4, 2, ScalarType.BFloat16)]
-    [TestCase(8, 2, ScalarType.Float16)]
-    public void OneQueryAttention_MatchesFp64(int heads, int kvHeads, ScalarType dtype)
+    /// <summary>Attention.Attend inside a decode scope: MHA bf16 takes OneQueryAttention, MHA fp16 the fp32 products,
+    /// GQA the folded SDPA; the kernel itself also on GQA and on cache-like views (a [B, Hkv, capacity, D] buffer
+    /// narrowed to the used length).</summary>
+    [TestCase(4, 4, ScalarType.BFloat16, false)]
+    [TestCase(4, 2, ScalarType.BFloat16, false)]
+    [TestCase(8, 8, ScalarType.Float16, false)]
+    [TestCase(8, 2, ScalarType.Float16, false)]
+    [TestCase(4, 4, ScalarType.BFloat16, true)]
+    [TestCase(8, 2, ScalarType.BFloat16, true)]
+    public void OneQueryAttention_MatchesFp64(int heads, int kvHeads, ScalarType dtype, bool kernelOnCacheView)
     {
         using var _ = NewDisposeScope();
         manual_seed(11);
@@ -87,7 +93,18 @@ public class LongRowGemvTests
         var k = randn(1, kvHeads, t, d).to_type(dtype);
         var v = randn(1, kvHeads, t, d).to_type(dtype);
         Tensor y;
-        using (OneRowGemv.Enter()) y = Attention.Attend(q, k, v, AttentionKernel.Sdpa);
+        if (kernelOnCacheView)
+        {
+            if (!System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated) Assert.Ignore("no AVX-512: the kernel never applies here");
+            var keys = zeros(1, kvHeads, 64, d, dtype: dtype);
+            var values = zeros(1, kvHeads, 64, d, dtype: dtype);
+            keys.narrow(2, 0, t).copy_(k);
+            values.narrow(2, 0, t).copy_(v);
+            Assert.That(OneQueryAttention.Applies(q, keys.narrow(2, 0, t), values.narrow(2, 0, t)), Is.True);
+            y = OneQueryAttention.Attend(q, keys.narrow(2, 0, t), values.narrow(2, 0, t));
+        }
+        else
+            using (OneRowGemv.Enter()) y = Attention.Attend(q, k, v, AttentionKernel.Sdpa);
         Assert.That(y.shape, Is.EqualTo(new long[] { 1, heads, 1, d }));
         Assert.That(y.dtype, Is.EqualTo(dtype));
         // fp64 oracle: each query head reads kv head h / (heads / kvHeads).

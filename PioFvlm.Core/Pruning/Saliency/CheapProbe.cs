@@ -64,7 +64,7 @@ internal static class CheapProbe
     /// <summary>
     /// softmax(QKᵀ/√D, masked) (X̂ W_vᵀ + b_v) computed as (P X̂) W_vᵀ + b_v per kv head, with each kv head's query
     /// group folded into the row axis (GQA). Scores and softmax as <see cref="MaskedAttention"/>'s eager path (softmax in
-    /// fp32, probabilities in the compute dtype). q [B, H, L, D], k [B, Hkv, S, D], normed [B, S, hidden], mask [L, S].
+    /// fp32, probabilities in the compute dtype) whatever the layer's kernel: the fold needs P itself. q [B, H, L, D], k [B, Hkv, S, D], normed [B, S, hidden], mask [L, S].
     /// </summary>
     static Tensor FoldedValueAttention(Tensor q, Tensor k, Tensor normed, Tensor mask, Linear vProj, int kvHeads, ScalarType dtype)
     {
