@@ -19,7 +19,8 @@ namespace PioFvlm.Core.Runtime;
 /// <remarks>
 /// Rounding: each output is an fp32 sum in another order than ATen's, rounded once to bf16, so outputs can differ from
 /// ATen's in the last bf16 bit. Used inside <see cref="OneRowGemv"/> scopes only (a decode step); anything it does not
-/// cover (another dtype or device, a non-contiguous operand, sizes not multiples of 32 and 8, no AVX-512) returns
+/// cover (another dtype or device, a non-contiguous operand, an operand that wants a gradient, sizes not multiples of
+/// 32 and 8, no AVX-512) returns
 /// false from <see cref="Applies"/> and the caller takes libtorch.
 /// </remarks>
 public static unsafe class LongRowGemv
@@ -36,6 +37,7 @@ public static unsafe class LongRowGemv
         if (x.dtype != ScalarType.BFloat16 || weight.dtype != ScalarType.BFloat16) return false;
         if (x.device_type != DeviceType.CPU || weight.device_type != DeviceType.CPU) return false;
         if (weight.dim() != 2 || !weight.is_contiguous() || !x.is_contiguous()) return false;
+        if (x.requires_grad || weight.requires_grad) return false;   // no autograd through the kernel
         long outFeatures = weight.shape[0], inFeatures = weight.shape[1];
         return inFeatures >= MinInFeatures && inFeatures % 32 == 0 && outFeatures % RowsPerBlock == 0
                && x.shape[^1] == inFeatures && x.numel() == inFeatures;
