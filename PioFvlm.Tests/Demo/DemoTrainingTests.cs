@@ -57,12 +57,8 @@ public class DemoTrainingTests
     [Test]
     public void TargetsSitRightAfterTheirPredictingPosition()
     {
-        using var dir = new TempDir();
-        using var pipeline = DemoTrainer.CreateModel(dir.Path, Tiny, seed: 5);
-        var generator = new ShapesGenerator(new ShapesGeneratorOptions { ImageSize = Tiny.ImageSize });
-        var samples = generator.Samples(seed: 9, count: 8).ToList();
-        var followUps = samples.Select(s => generator.FollowUps(9, s, 2)).ToList();
-        using var batch = new DemoBatchBuilder(pipeline, generator).Build(samples, followUps);
+        using var fixture = new EightSampleBatch();
+        var (pipeline, samples, followUps, batch) = (fixture.Pipeline, fixture.Samples, fixture.FollowUps, fixture.Batch);
         var suffix = batch.SuffixIds.data<long>().ToArray();
         long width = batch.SuffixIds.shape[1];
         int visual = VlmFamilies.Llava15Modules(pipeline).Architecture.TokensPerImage;
@@ -172,12 +168,8 @@ public class DemoTrainingTests
     [Test]
     public void WhereLabelsMarkTheNamedShapesColumnAtTheAnswersPredictingPosition()
     {
-        using var dir = new TempDir();
-        using var pipeline = DemoTrainer.CreateModel(dir.Path, Tiny, seed: 5);
-        var generator = new ShapesGenerator(new ShapesGeneratorOptions { ImageSize = Tiny.ImageSize });
-        var samples = generator.Samples(seed: 9, count: 8).ToList();
-        var followUps = samples.Select(s => generator.FollowUps(9, s, 2)).ToList();
-        using var batch = new DemoBatchBuilder(pipeline, generator).Build(samples, followUps);
+        using var fixture = new EightSampleBatch();
+        var (pipeline, samples, followUps, batch) = (fixture.Pipeline, fixture.Samples, fixture.FollowUps, fixture.Batch);
         int grid = Tiny.ImageSize / Tiny.PatchSize;
         var expected = new List<(long Row, long Column)>();
         for (int b = 0; b < samples.Count; b++)
@@ -295,6 +287,32 @@ public class DemoTrainingTests
             using var x = a.Load(name);
             using var y = b.Load(name);
             TensorAssert.Close(y, x, 1e-6, 1e-5, name);
+        }
+    }
+
+    /// <summary>The tiny model (seed 5) and a batch of eight generated samples (seed 9) with two follow-ups each.</summary>
+    sealed class EightSampleBatch : IDisposable
+    {
+        readonly TempDir _dir = new();
+        public IVisionLanguageModel Pipeline { get; }
+        public List<ShapesSample> Samples { get; }
+        public List<IReadOnlyList<ShapesQuestion>> FollowUps { get; }
+        public DemoBatch Batch { get; }
+
+        public EightSampleBatch()
+        {
+            Pipeline = DemoTrainer.CreateModel(_dir.Path, Tiny, seed: 5);
+            var generator = new ShapesGenerator(new ShapesGeneratorOptions { ImageSize = Tiny.ImageSize });
+            Samples = generator.Samples(seed: 9, count: 8).ToList();
+            FollowUps = Samples.Select(s => generator.FollowUps(9, s, 2)).ToList();
+            Batch = new DemoBatchBuilder(Pipeline, generator).Build(Samples, FollowUps);
+        }
+
+        public void Dispose()
+        {
+            Batch.Dispose();
+            Pipeline.Dispose();
+            _dir.Dispose();
         }
     }
 }

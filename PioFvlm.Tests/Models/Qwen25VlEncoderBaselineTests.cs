@@ -250,9 +250,8 @@ public class Qwen25VlEncoderBaselineTests
     [TestCaseSource(nameof(Adapted))]
     public void RunsOnTheFixtureWithOriginalPositions(string method)
     {
-        using var pipeline = Qwen25VlFixture.Load();
-        using var reference = HfFixtures.Open("qwen25vl", "reference.safetensors");
-        using var inputs = Qwen25VlFixture.Inputs(reference);
+        using var fixture = Qwen25VlFixture.Open();
+        var (pipeline, reference, inputs) = fixture;
         using var _ = no_grad();
         var full = pipeline.BuildSequence(inputs);
         using var fullSequence = full.Sequence;
@@ -290,9 +289,8 @@ public class Qwen25VlEncoderBaselineTests
     [TestCaseSource(nameof(Adapted))]
     public void KeepAllIsIdenticalToNoReducer(string method)
     {
-        using var pipeline = Qwen25VlFixture.Load();
-        using var reference = HfFixtures.Open("qwen25vl", "reference.safetensors");
-        using var inputs = Qwen25VlFixture.Inputs(reference);
+        using var fixture = Qwen25VlFixture.Open();
+        var (pipeline, reference, inputs) = fixture;
         using var _ = no_grad();
         var full = pipeline.BuildSequence(inputs);
         using var fullSequence = full.Sequence;

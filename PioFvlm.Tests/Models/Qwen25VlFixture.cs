@@ -12,6 +12,23 @@ internal static class Qwen25VlFixture
     public static Qwen25VlPipeline Load() =>
         (Qwen25VlPipeline)VlmLoader.FromPretrained(HfFixtures.Dir("qwen25vl"), new LoadOptions { RequireTokenizer = false });
 
+    /// <summary>The pipeline, the transformers reference tensors and the inputs built from them; disposes all three.</summary>
+    public static Session Open()
+    {
+        var reference = HfFixtures.Open("qwen25vl", "reference.safetensors");
+        return new Session(Load(), reference, Inputs(reference));
+    }
+
+    public sealed record Session(Qwen25VlPipeline Pipeline, ITensorSource Reference, VlmInputs Inputs) : IDisposable
+    {
+        public void Dispose()
+        {
+            Inputs.Dispose();
+            Reference.Dispose();
+            Pipeline.Dispose();
+        }
+    }
+
     /// <summary>The fixture's prompt ids, pixel values and grids as pipeline inputs (2 new tokens of room).</summary>
     public static VlmInputs Inputs(ITensorSource reference) => new(
         HfFixtures.Ids(reference.Load("input_ids", ScalarType.Int64)), reference.Load("pixel_values"), 2,

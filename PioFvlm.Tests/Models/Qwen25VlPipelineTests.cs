@@ -43,9 +43,8 @@ public class Qwen25VlPipelineTests
     [Test]
     public void GenerateThroughTheLoaderMatchesHfGreedyTokens()
     {
-        using var pipeline = Qwen25VlFixture.Load();
-        using var reference = HfFixtures.Open("qwen25vl", "reference.safetensors");
-        using var inputs = Qwen25VlFixture.Inputs(reference);
+        using var fixture = Qwen25VlFixture.Open();
+        var (pipeline, reference, inputs) = fixture;
         var result = pipeline.Generate(inputs, new GenerationOptions { MaxNewTokens = 8, SuppressTokens = [Eos] });
         var expected = HfFixtures.Ids(reference.Load("gen_tokens", ScalarType.Int64));
         TestContext.Out.WriteLine($"ours [{string.Join(", ", result.TokenIds)}], HF [{string.Join(", ", expected)}]");
@@ -57,9 +56,8 @@ public class Qwen25VlPipelineTests
     [Test]
     public void KeepingEveryVisualTokenIsBitIdenticalToNoPruning()
     {
-        using var pipeline = Qwen25VlFixture.Load();
-        using var reference = HfFixtures.Open("qwen25vl", "reference.safetensors");
-        using var inputs = Qwen25VlFixture.Inputs(reference);
+        using var fixture = Qwen25VlFixture.Open();
+        var (pipeline, reference, inputs) = fixture;
         using var _ = no_grad();
         var plan = PruningConfig.Parse("""{ "Method": "Random", "Stages": { "s1": { "AfterLayer": 2, "Keep": 51 } } }""", "test", pipeline.Profile);
         Assert.That(plan.Positions, Is.EqualTo(PositionPolicy.KeepOriginal), "Qwen plans default to the profile's KeepOriginal");
@@ -83,9 +81,8 @@ public class Qwen25VlPipelineTests
     [Test]
     public void IntraLlmPruningKeepsOriginalPositionsAndTheUnprunedDecodePosition()
     {
-        using var pipeline = Qwen25VlFixture.Load();
-        using var reference = HfFixtures.Open("qwen25vl", "reference.safetensors");
-        using var inputs = Qwen25VlFixture.Inputs(reference);
+        using var fixture = Qwen25VlFixture.Open();
+        var (pipeline, reference, inputs) = fixture;
         using var _ = no_grad();
         var vision = pipeline.BuildSequence(inputs);
         using var sequence = vision.Sequence;
@@ -138,9 +135,8 @@ public class Qwen25VlPipelineTests
     [TestCase("KeepAll")]
     public void EveryIntraLlmMethodGeneratesOnQwen(string method)
     {
-        using var pipeline = Qwen25VlFixture.Load();
-        using var reference = HfFixtures.Open("qwen25vl", "reference.safetensors");
-        using var inputs = Qwen25VlFixture.Inputs(reference);
+        using var fixture = Qwen25VlFixture.Open();
+        var (pipeline, reference, inputs) = fixture;
         var plan = PruningConfig.Parse($$"""{ "Method": "{{method}}", "Stages": { "s1": { "AfterLayer": 2, "Keep": 12 } } }""", "test", pipeline.Profile);
         var result = pipeline.Generate(inputs, new GenerationOptions { MaxNewTokens = 3, SuppressTokens = [Eos] }, plan);
         TestContext.Out.WriteLine($"{method}: [{string.Join(", ", result.TokenIds)}], visual out {result.Stats.VisualTokensOut}, positions {plan.Positions}");
@@ -153,9 +149,8 @@ public class Qwen25VlPipelineTests
     [Test]
     public void PreLlmDivPruneKeepsOriginalPositions()
     {
-        using var pipeline = Qwen25VlFixture.Load();
-        using var reference = HfFixtures.Open("qwen25vl", "reference.safetensors");
-        using var inputs = Qwen25VlFixture.Inputs(reference);
+        using var fixture = Qwen25VlFixture.Open();
+        var (pipeline, reference, inputs) = fixture;
         using var _ = no_grad();
         var full = pipeline.BuildSequence(inputs);
         using var fullSequence = full.Sequence;
@@ -186,9 +181,8 @@ public class Qwen25VlPipelineTests
     [TestCase("CDPruner", 6)]
     public void TokenOnlyPreLlmMethodsRunOnTheMergedGrid(string method, int keep)
     {
-        using var pipeline = Qwen25VlFixture.Load();
-        using var reference = HfFixtures.Open("qwen25vl", "reference.safetensors");
-        using var inputs = Qwen25VlFixture.Inputs(reference);
+        using var fixture = Qwen25VlFixture.Open();
+        var (pipeline, reference, inputs) = fixture;
         using var _ = no_grad();
         var plan = PruningConfig.Parse($$"""{ "Method": "{{method}}", "PreLlmKeep": {{keep}} }""", "test", pipeline.Profile);
         var reduced = pipeline.BuildSequence(inputs, plan.PreLlm);
@@ -203,9 +197,8 @@ public class Qwen25VlPipelineTests
     [Test]
     public void DownsampleIsRefusedForWantOfOriginalPositions()
     {
-        using var pipeline = Qwen25VlFixture.Load();
-        using var reference = HfFixtures.Open("qwen25vl", "reference.safetensors");
-        using var inputs = Qwen25VlFixture.Inputs(reference);
+        using var fixture = Qwen25VlFixture.Open();
+        var (pipeline, reference, inputs) = fixture;
         using var _ = no_grad();
         var plan = PruningConfig.Parse("""{ "Method": "Downsample", "PreLlmKeep": 4 }""", "test", pipeline.Profile);
         var e = Assert.Throws<NotSupportedException>(() => pipeline.BuildSequence(inputs, plan.PreLlm));

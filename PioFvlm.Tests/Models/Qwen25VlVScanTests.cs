@@ -185,9 +185,8 @@ public class Qwen25VlVScanTests
     [Test]
     public void VScanStageOnQwenKeepsTheBudgetMergesAndKeepsOriginalPositions()
     {
-        using var pipeline = Qwen25VlFixture.Load();
-        using var reference = HfFixtures.Open("qwen25vl", "reference.safetensors");
-        using var inputs = Qwen25VlFixture.Inputs(reference);
+        using var fixture = Qwen25VlFixture.Open();
+        var (pipeline, reference, inputs) = fixture;
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var full = pipeline.BuildSequence(inputs);
